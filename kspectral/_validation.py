@@ -1,0 +1,74 @@
+"""Input checks shared by the numpy-side modules (spectral, probes, data).
+
+Every check raises ``ValueError`` (or ``TypeError`` for a wrong kind of object) with a message that names the
+argument, what was wrong and how to fix it. The CLI prints these messages as one-line errors.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def check_matrix(X, name="X", *, min_rows=1, min_cols=1, dtype=np.float64, allow_nan=False):
+    """Return ``X`` as a 2-D float array, or raise a clear error.
+
+    Args:
+        X: array-like of shape ``(n_samples, n_features)``.
+        name: the argument's name, used in error messages.
+        min_rows, min_cols: the smallest accepted shape.
+        dtype: the returned dtype.
+        allow_nan: accept NaN/inf entries.
+    """
+    if hasattr(X, "toarray") and not isinstance(X, np.ndarray):
+        raise TypeError(f"{name} must be a dense array, got a sparse {type(X).__name__}; call .toarray() first")
+    try:
+        arr = np.asarray(X, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a numeric array of shape (n_samples, n_features): {exc}") from None
+    if arr.ndim != 2:
+        raise ValueError(
+            f"{name} must be 2-D (n_samples, n_features), got shape {arr.shape}; "
+            "reshape it, e.g. X.reshape(len(X), -1)"
+        )
+    if arr.shape[0] < min_rows:
+        raise ValueError(f"{name} has {arr.shape[0]} rows; at least {min_rows} are needed")
+    if arr.shape[1] < min_cols:
+        raise ValueError(f"{name} has {arr.shape[1]} columns; at least {min_cols} are needed")
+    if not allow_nan and not np.all(np.isfinite(arr)):
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(f"{name} contains {bad} NaN or infinite values; drop or impute them first")
+    return arr
+
+
+def check_labels(y, name="y", n=None):
+    """Return ``y`` as a 1-D array of labels, checking its length against ``n``."""
+    arr = np.asarray(y)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (one label per sample), got shape {arr.shape}")
+    if n is not None and arr.shape[0] != n:
+        raise ValueError(f"{name} has {arr.shape[0]} labels but there are {n} samples; they must match")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty; at least one labelled sample is needed")
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite labels")
+    return arr
+
+
+def check_positive_int(value, name, *, minimum=1, maximum=None):
+    """Return ``value`` as an int in ``[minimum, maximum]`` or raise ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    value = int(value)
+    if value < minimum or (maximum is not None and value > maximum):
+        upper = f" and at most {maximum}" if maximum is not None else ""
+        raise ValueError(f"{name} must be at least {minimum}{upper}, got {value}")
+    return value
+
+
+def check_random_state(seed):
+    """Return a ``numpy.random.Generator`` from ``None``, an int or a Generator."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or isinstance(seed, (int, np.integer)):
+        return np.random.default_rng(seed)
+    raise TypeError(f"seed must be None, an int or a numpy Generator, got {type(seed).__name__}")

@@ -1,0 +1,58 @@
+"""Built-in encoders (backbones) for the small built-in datasets.
+
+Any Keras model that maps inputs to ``(batch, d)`` representations can be an encoder; these are the ones the
+CLI builds by name.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from kspectral.methods.projector import parse_widths
+
+
+def mlp_encoder(input_shape, widths="512-256", name="mlp_encoder"):
+    """Flatten, then ``(Dense-BN-ReLU)`` blocks; the representation is the last block's output.
+
+    Args:
+        input_shape: shape of one input, e.g. ``(8, 8, 1)``.
+        widths: block widths, e.g. ``"512-256"`` (the representation has ``widths[-1]`` dimensions).
+        name: model name.
+    """
+    inputs = keras.Input(tuple(input_shape), name="inputs")
+    x = keras.layers.Flatten(name="flatten")(inputs)
+    for i, width in enumerate(parse_widths(widths)):
+        x = keras.layers.Dense(width, use_bias=False, name=f"dense_{i}")(x)
+        x = keras.layers.BatchNormalization(name=f"bn_{i}")(x)
+        x = keras.layers.ReLU(name=f"relu_{i}")(x)
+    return keras.Model(inputs, x, name=name)
+
+
+def conv_encoder(input_shape, widths="32-64-128", name="conv_encoder"):
+    """``(Conv3×3-BN-ReLU)`` blocks, downsampling by 2 after the first, then global average pooling.
+
+    Args:
+        input_shape: shape of one image, e.g. ``(32, 32, 3)``.
+        widths: channels per block, e.g. ``"32-64-128"`` (the representation has ``widths[-1]`` dimensions).
+        name: model name.
+    """
+    inputs = keras.Input(tuple(input_shape), name="inputs")
+    x = inputs
+    for i, width in enumerate(parse_widths(widths)):
+        strides = 1 if i == 0 else 2
+        x = keras.layers.Conv2D(width, 3, strides=strides, padding="same", use_bias=False, name=f"conv_{i}")(x)
+        x = keras.layers.BatchNormalization(name=f"bn_{i}")(x)
+        x = keras.layers.ReLU(name=f"relu_{i}")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    return keras.Model(inputs, x, name=name)
+
+
+ENCODERS = {"mlp": mlp_encoder, "conv": conv_encoder}
+
+
+def build_encoder(name, input_shape, widths=None):
+    """A built-in encoder by name (``"mlp"``, ``"conv"``), with optional block widths."""
+    if name not in ENCODERS:
+        raise ValueError(f"unknown encoder {name!r}; choose one of: {', '.join(ENCODERS)}")
+    kwargs = {} if widths is None else {"widths": widths}
+    return ENCODERS[name](input_shape, **kwargs)

@@ -1,0 +1,405 @@
+"""Positive-pair graphs G: constructors, validation and connected components.
+
+Convention (``theory.md`` §1): ``G`` is an ``N×N`` symmetric, non-negative matrix with a zero diagonal;
+``G_ij > 0`` iff samples ``i`` and ``j`` form a positive pair, with weight ``G_ij``. Every constructor returns a
+``scipy.sparse.csr_matrix`` of float64 that satisfies this, and :func:`validate_graph` checks any user graph
+against it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse import csgraph
+
+from kspectral._validation import check_labels, check_matrix, check_positive_int, check_random_state
+
+# Past this many stored entries a label graph (one clique per class) is refused: it grows as Σ n_c².
+MAX_LABEL_GRAPH_EDGES = 50_000_000
+
+
+def _to_csr(G, name="G"):
+    if sp.issparse(G):
+        return sp.csr_matrix(G, dtype=np.float64)
+    arr = np.asarray(G, dtype=np.float64)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be a square N×N matrix, got shape {arr.shape}")
+    return sp.csr_matrix(arr)
+
+
+def validate_graph(G, n=None, *, name="G", allow_empty=False, tol=1e-10):
+    """Check that ``G`` is a valid positive-pair graph and return it as float64 CSR.
+
+    Args:
+        G: dense array or scipy sparse matrix, shape ``(N, N)``.
+        n: the expected number of nodes (e.g. ``len(X)``), or ``None``.
+        name: the argument's name, used in error messages.
+        allow_empty: accept a graph with no edges.
+        tol: relative tolerance of the symmetry check.
+
+    Returns:
+        ``scipy.sparse.csr_matrix`` of float64, zeros eliminated.
+
+    Raises:
+        ValueError: not square, wrong ``n``, NaN/inf weights, negative weights, self-loops, asymmetric, or empty.
+    """
+    G = _to_csr(G, name)
+    if G.shape[0] != G.shape[1]:
+        raise ValueError(f"{name} must be square (N×N), got shape {G.shape}")
+    if n is not None and G.shape[0] != n:
+        raise ValueError(f"{name} has {G.shape[0]} nodes but the data has {n} samples; they must match")
+    if G.shape[0] == 0:
+        raise ValueError(f"{name} has no nodes")
+    data = G.data
+    if not np.all(np.isfinite(data)):
+        raise ValueError(f"{name} has NaN or infinite edge weights")
+    if np.any(data < 0):
+        raise ValueError(
+            f"{name} has {int(np.sum(data < 0))} negative edge weights; positive-pair graphs are non-negative"
+        )
+    diag = G.diagonal()
+    if np.any(diag != 0):
+        raise ValueError(
+            f"{name} has {int(np.count_nonzero(diag))} self-loops (non-zero diagonal); kspectral graphs have "
+            "G_ii = 0: call G.setdiag(0); G.eliminate_zeros()"
+        )
+    asym = abs(G - G.T)
+    if asym.nnz and asym.max() > tol * max(1.0, float(abs(G).max())):
+        raise ValueError(f"{name} is not symmetric (max |G − Gᵀ| = {asym.max():.3g}); symmetrise it, e.g. G.maximum(G.T)")
+    G = G.copy()
+    G.eliminate_zeros()
+    if G.nnz == 0 and not allow_empty:
+        raise ValueError(f"{name} has no edges: every sample would be its own component")
+    return G
+
+
+def connected_components(G):
+    """Number of connected components of ``G`` and each node's component label.
+
+    Returns:
+        ``(n_components, labels)`` with ``labels`` of shape ``(N,)``, as ``scipy.sparse.csgraph``.
+    """
+    G = _to_csr(G)
+    n, labels = csgraph.connected_components(G, directed=False)
+    return int(n), labels
+
+
+@dataclass(frozen=True)
+class GraphReport:
+    """Summary of a positive-pair graph (see :func:`graph_report`)."""
+
+    n_nodes: int
+    n_edges: int
+    n_components: int
+    component_sizes: tuple
+    n_isolated: int
+    degree_min: float
+    degree_mean: float
+    degree_max: float
+
+    def __str__(self):
+        sizes = ", ".join(map(str, self.component_sizes[:5])) + (", …" if len(self.component_sizes) > 5 else "")
+        return (
+            f"{self.n_nodes} nodes, {self.n_edges} edges, {self.n_components} connected components "
+            f"(largest: {sizes}), {self.n_isolated} isolated, degree min/mean/max "
+            f"{self.degree_min:.3g}/{self.degree_mean:.3g}/{self.degree_max:.3g}"
+        )
+
+
+def graph_report(G):
+    """Nodes, undirected edges, connected components and degrees of ``G``, as a :class:`GraphReport`."""
+    G = validate_graph(G, allow_empty=True)
+    n_comp, labels = connected_components(G)
+    sizes = np.sort(np.bincount(labels))[::-1]
+    degree = np.asarray(G.sum(axis=1)).ravel()
+    return GraphReport(
+        n_nodes=G.shape[0],
+        n_edges=G.nnz // 2,
+        n_components=n_comp,
+        component_sizes=tuple(int(s) for s in sizes),
+        n_isolated=int(np.sum(np.diff(G.indptr) == 0)),
+        degree_min=float(degree.min()),
+        degree_mean=float(degree.mean()),
+        degree_max=float(degree.max()),
+    )
+
+
+def pair_graph(n, views=2):
+    """Graph of ``views`` augmented views of ``n`` samples, rows ordered view-major.
+
+    Row ``v·n + i`` is view ``v`` of sample ``i``: the layout of ``concat([view_1, view_2, ...])``. Every two
+    views of the same sample are connected with weight 1, so ``G = (1_V 1_Vᵀ − I_V) ⊗ I_n``. For ``views = 2``,
+    ``G = [[0, I_n], [I_n, 0]]`` and its Laplacian has eigenvalues ``{0×n, 2×n}`` (``theory.md`` §1).
+
+    Args:
+        n: number of samples (at least 1).
+        views: number of views per sample (at least 2).
+
+    Returns:
+        ``(n·views, n·views)`` CSR matrix.
+
+    Example:
+        >>> pair_graph(2).toarray()
+        array([[0., 0., 1., 0.],
+               [0., 0., 0., 1.],
+               [1., 0., 0., 0.],
+               [0., 1., 0., 0.]])
+    """
+    n = check_positive_int(n, "n")
+    views = check_positive_int(views, "views", minimum=2)
+    block = np.ones((views, views)) - np.eye(views)
+    return sp.csr_matrix(sp.kron(sp.csr_matrix(block), sp.identity(n, format="csr"), format="csr"), dtype=np.float64)
+
+
+def label_graph(y, max_edges=MAX_LABEL_GRAPH_EDGES):
+    """Graph connecting every two samples with the same label: ``G = YYᵀ − I_N`` (``theory.md`` §1).
+
+    This is the relation "aligned with the downstream task". Its Laplacian has eigenvalue 0 with multiplicity
+    C (the class indicators) and eigenvalue ``n_c`` on each class block.
+
+    Args:
+        y: labels, shape ``(N,)``, any hashable dtype.
+        max_edges: refuse graphs with more stored entries (``Σ_c n_c(n_c − 1)``) than this.
+
+    Returns:
+        ``(N, N)`` CSR matrix of 0/1 weights.
+    """
+    y = check_labels(y, "y")
+    _, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    entries = int(np.sum(counts.astype(np.int64) * (counts - 1)))
+    if entries > max_edges:
+        raise ValueError(
+            f"the label graph of these {len(y)} samples has {entries} entries (more than max_edges={max_edges}); "
+            "use a subsample, or knn_graph on features within classes"
+        )
+    Y = sp.csr_matrix((np.ones(len(y)), (np.arange(len(y)), inverse)), shape=(len(y), len(counts)))
+    G = sp.csr_matrix(Y @ Y.T, dtype=np.float64)
+    G.setdiag(0)
+    G.eliminate_zeros()
+    return G
+
+
+def graph_from_pairs(i, j, n, weights=None):
+    """Graph from a list of positive pairs ``(i[k], j[k])``, symmetrised.
+
+    Repeated pairs add their weights; ``(i, j)`` and ``(j, i)`` are the same undirected edge, so listing both
+    counts it twice. Self-pairs ``i[k] == j[k]`` are rejected.
+
+    Args:
+        i, j: integer node indices, shape ``(E,)``.
+        n: number of nodes.
+        weights: non-negative edge weights, shape ``(E,)``; default 1.
+
+    Returns:
+        ``(n, n)`` CSR matrix.
+    """
+    n = check_positive_int(n, "n")
+    i = np.asarray(i)
+    j = np.asarray(j)
+    if i.ndim != 1 or j.ndim != 1 or i.shape != j.shape:
+        raise ValueError(f"i and j must be 1-D arrays of the same length, got shapes {i.shape} and {j.shape}")
+    if i.size == 0:
+        raise ValueError("no pairs given: i and j are empty")
+    if i.dtype.kind not in "iu" or j.dtype.kind not in "iu":
+        raise TypeError("i and j must hold integer node indices")
+    if min(i.min(), j.min()) < 0 or max(i.max(), j.max()) >= n:
+        raise ValueError(f"pair indices must lie in [0, {n - 1}], got range [{min(i.min(), j.min())}, {max(i.max(), j.max())}]")
+    if np.any(i == j):
+        raise ValueError(f"{int(np.sum(i == j))} pairs join a node to itself; kspectral graphs have no self-loops")
+    w = np.ones(i.shape) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.shape != i.shape:
+        raise ValueError(f"weights must have shape {i.shape}, got {w.shape}")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError("weights must be finite and non-negative")
+    G = sp.coo_matrix((w, (i, j)), shape=(n, n)).tocsr()
+    G = G + G.T
+    G.eliminate_zeros()
+    return sp.csr_matrix(G, dtype=np.float64)
+
+
+def _heat_weights(dist):
+    sigma = np.median(dist[dist > 0]) if np.any(dist > 0) else 1.0
+    return np.exp(-((dist / sigma) ** 2))
+
+
+def knn_graph(X, k, mutual=False, *, weights="connectivity", metric="euclidean", method="auto", seed=0):
+    """Symmetric k-nearest-neighbour graph of the rows of ``X``.
+
+    ``i`` and ``j`` are connected if either is among the other's ``k`` nearest neighbours (or both, with
+    ``mutual=True``). The sample itself is never its own neighbour.
+
+    Args:
+        X: features, shape ``(N, D)``.
+        k: neighbours per sample, ``1 ≤ k < N``.
+        mutual: keep only mutual neighbours (the intersection) instead of the union.
+        weights: ``"connectivity"`` (1 per edge) or ``"heat"`` (``exp(−d²/σ²)``, σ the median neighbour
+            distance).
+        metric: ``"euclidean"`` or ``"cosine"``.
+        method: ``"exact"`` (scikit-learn), ``"approximate"`` (pynndescent, for large N) or ``"auto"``
+            (approximate past 50 000 samples when pynndescent is installed).
+        seed: random seed of the approximate search.
+
+    Returns:
+        ``(N, N)`` CSR matrix.
+    """
+    X = check_matrix(X, "X", min_rows=2)
+    n = X.shape[0]
+    k = check_positive_int(k, "k")
+    if k >= n:
+        raise ValueError(f"k={k} must be smaller than the number of samples N={n}")
+    if weights not in ("connectivity", "heat"):
+        raise ValueError(f"unknown weights {weights!r}; choose 'connectivity' or 'heat'")
+    if metric not in ("euclidean", "cosine"):
+        raise ValueError(f"unknown metric {metric!r}; choose 'euclidean' or 'cosine'")
+    if method not in ("auto", "exact", "approximate"):
+        raise ValueError(f"unknown method {method!r}; choose 'auto', 'exact' or 'approximate'")
+    if method == "auto":
+        method = "approximate" if n > 50_000 and _has_pynndescent() else "exact"
+    if method == "approximate":
+        indices, dist = _knn_approximate(X, k, metric, seed)
+    else:
+        indices, dist = _knn_exact(X, k, metric)
+    rows = np.repeat(np.arange(n), k)
+    w = np.ones(rows.shape) if weights == "connectivity" else _heat_weights(dist.ravel())
+    A = sp.csr_matrix((w, (rows, indices.ravel())), shape=(n, n))
+    A.setdiag(0)
+    A.eliminate_zeros()
+    G = A.minimum(A.T) if mutual else A.maximum(A.T)
+    G = sp.csr_matrix(G, dtype=np.float64)
+    G.eliminate_zeros()
+    return G
+
+
+def _has_pynndescent():
+    try:
+        import pynndescent  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _knn_exact(X, k, metric):
+    from sklearn.neighbors import NearestNeighbors
+
+    algorithm = "brute" if metric == "cosine" or X.shape[1] > 15 else "auto"
+    nn = NearestNeighbors(n_neighbors=k + 1, metric=metric, algorithm=algorithm).fit(X)
+    dist, idx = nn.kneighbors(X)
+    return _drop_self(idx, dist, k)
+
+
+def _knn_approximate(X, k, metric, seed):
+    if not _has_pynndescent():
+        raise ImportError("approximate kNN needs pynndescent: pip install 'kspectral[ann]'")
+    from pynndescent import NNDescent
+
+    index = NNDescent(X, n_neighbors=k + 1, metric=metric, random_state=seed, n_jobs=-1)
+    idx, dist = index.neighbor_graph
+    return _drop_self(idx, dist, k)
+
+
+def _drop_self(idx, dist, k):
+    """Remove each row's own index from its neighbour list (duplicates may push it past position 0)."""
+    n = idx.shape[0]
+    is_self = idx == np.arange(n)[:, None]
+    keep = ~is_self
+    # Rows where self was not found: drop the last (farthest) neighbour instead.
+    no_self = ~is_self.any(axis=1)
+    keep[no_self, -1] = False
+    idx = idx[keep].reshape(n, k)
+    dist = dist[keep].reshape(n, k)
+    return idx, dist
+
+
+def augmentation_graph(X, augment, *, draws=4, k=5, seed=0):
+    """Graph connecting samples whose augmented views land next to each other.
+
+    A Monte-Carlo estimate of the population augmentation graph (HaoChen et al. 2021): each sample gets
+    ``draws`` augmented views; every view is linked to its ``k`` nearest views; ``G_ij`` counts the links
+    between a view of ``i`` and a view of ``j`` (``i ≠ j``), symmetrised. Two samples are connected when their
+    augmentation distributions overlap.
+
+    Args:
+        X: samples, shape ``(N, ...)`` (images are flattened for the neighbour search).
+        augment: callable mapping a batch of samples (numpy, shape ``(N, ...)``) and a ``numpy.random.Generator``
+            to a batch of augmented samples of the same shape.
+        draws: augmented views per sample.
+        k: neighbours per view.
+        seed: random seed.
+
+    Returns:
+        ``(N, N)`` CSR matrix of link counts.
+    """
+    X = np.asarray(X)
+    if X.ndim < 2 or X.shape[0] < 2:
+        raise ValueError(f"X must hold at least 2 samples (shape (N, ...)), got shape {X.shape}")
+    draws = check_positive_int(draws, "draws")
+    k = check_positive_int(k, "k")
+    rng = check_random_state(seed)
+    n = X.shape[0]
+    views = []
+    for _ in range(draws):
+        v = np.asarray(augment(X, rng))
+        if v.shape != X.shape:
+            raise ValueError(f"augment must return the shape it was given, {X.shape}, got {v.shape}")
+        views.append(v.reshape(n, -1))
+    V = check_matrix(np.concatenate(views), "augmented views")
+    owner = np.tile(np.arange(n), draws)
+    if k >= V.shape[0]:
+        raise ValueError(f"k={k} must be smaller than the number of views {V.shape[0]}")
+    idx, _ = _knn_exact(V, k, "euclidean")
+    i = np.repeat(owner, k)
+    j = owner[idx.ravel()]
+    mask = i != j
+    if not np.any(mask):
+        raise ValueError("no two samples' views are neighbours; increase k or draws, or use stronger augmentations")
+    A = sp.coo_matrix((np.ones(int(mask.sum())), (i[mask], j[mask])), shape=(n, n)).tocsr()
+    G = A + A.T
+    G.eliminate_zeros()
+    return sp.csr_matrix(G, dtype=np.float64)
+
+
+def rewire(G, p, seed=0):
+    """Misalign a relation: move a fraction ``p`` of ``G``'s edges to random endpoints (``theory.md`` §5).
+
+    Each undirected edge ``(i, j)`` is kept with probability ``1 − p``; otherwise its endpoint ``j`` is replaced
+    by a uniformly random node ``j' ∉ {i}`` that is not already a neighbour of ``i``, keeping the weight. The
+    number of edges and their weights are preserved; ``p = 0`` returns ``G`` unchanged and ``p = 1`` a random
+    graph with ``G``'s edge weights.
+
+    Args:
+        G: positive-pair graph, shape ``(N, N)``.
+        p: fraction of edges to rewire, in ``[0, 1]``.
+        seed: random seed.
+
+    Returns:
+        ``(N, N)`` CSR matrix.
+    """
+    G = validate_graph(G)
+    if not 0.0 <= float(p) <= 1.0:
+        raise ValueError(f"p must lie in [0, 1], got {p}")
+    rng = check_random_state(seed)
+    n = G.shape[0]
+    if n < 3 and p > 0:
+        raise ValueError("rewiring needs at least 3 nodes")
+    upper = sp.triu(G, k=1).tocoo()
+    rows, cols, w = upper.row.copy(), upper.col.copy(), upper.data.copy()
+    existing = set(zip(rows.tolist(), cols.tolist()))
+    move = rng.random(rows.shape[0]) < float(p)
+    for e in np.flatnonzero(move):
+        i = int(rows[e])
+        existing.discard((i, int(cols[e])))
+        for _ in range(100):
+            j = int(rng.integers(n))
+            key = (min(i, j), max(i, j))
+            if j != i and key not in existing:
+                break
+        else:  # node i is adjacent to (almost) everything: keep the edge where it was
+            key = (i, int(cols[e]))
+        existing.add(key)
+        rows[e], cols[e] = key
+    R = sp.coo_matrix((w, (rows, cols)), shape=(n, n)).tocsr()
+    R = R + R.T
+    R.eliminate_zeros()
+    return sp.csr_matrix(R, dtype=np.float64)
