@@ -282,11 +282,11 @@ def train(config, out=None, callbacks=(), verbose=0, on_stage=None):
     stage = on_stage or (lambda message: None)
     config.validate()
     started = time.perf_counter()
-    out, resuming = _prepare_run_dir(out or default_run_dir(config), config)
-    keras.utils.set_random_seed(config.seed)
     dataset = load(config.dataset, test_size=config.test_size, seed=config.seed)
     if config.batch_size > len(dataset.x_train):
         raise ValueError(f"batch_size={config.batch_size} is larger than the {len(dataset.x_train)} training images")
+    out, resuming = _prepare_run_dir(out or default_run_dir(config), config)
+    keras.utils.set_random_seed(config.seed)
     pairs, _ = build_pairs(config, dataset)
     model = build_model(config, dataset)
     stage(("resuming" if resuming else "training") + f" {config.method} on {config.dataset} ({config.pairs} pairs)")

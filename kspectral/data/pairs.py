@@ -101,7 +101,8 @@ def graph_pairs(x, graph, batch_size=256, *, steps_per_epoch=None, seed=0, augme
     last = len(cdf) - 1
 
     def draw(r):
-        u = tf.cast(tf.math.floormod(r, 2**52), tf.float64) / float(2**52)
+        # Dataset.random yields integers uniform on [0, 2³²): map them to uniforms on [0, 1).
+        u = tf.cast(tf.math.floormod(r, 2**32), tf.float64) / float(2**32)
         e = tf.minimum(tf.searchsorted(cdf_t, u, side="right"), last)
         a = tf.gather(samples, tf.gather(rows, e))
         b = tf.gather(samples, tf.gather(cols, e))

@@ -98,6 +98,12 @@ class SSLModel(keras.Model):
         self.representation_dim = rep_shape[-1]
         self.build_heads(rep_shape)
 
+    def _ensure_built(self, inputs):
+        # fit() on one device traces train_step without calling the model, so Keras never builds it;
+        # building here records the input shape that `.keras` files need to restore the optimizer state.
+        if not self.built:
+            self.build(tuple(inputs.shape))
+
     def build_heads(self, representation_shape):
         """Build the heads on top of the encoder; the default builds the projector."""
         if self.projector is not None and not self.projector.built:
@@ -110,6 +116,8 @@ class SSLModel(keras.Model):
 
     def embed(self, inputs, training=False):
         """Embeddings ``projector(encoder(inputs))`` (the representations if there is no projector)."""
+        inputs = ops.convert_to_tensor(inputs)
+        self._ensure_built(inputs)
         h = self.encoder(inputs, training=training)
         return h if self.projector is None else self.projector(h, training=training)
 
@@ -159,6 +167,7 @@ class SSLModel(keras.Model):
         return data[0], data[1]
 
     def _terms(self, view_a, view_b, training):
+        self._ensure_built(view_a)
         outputs = self.gather(self.forward(view_a, view_b, training=training))
         terms = self.compute_objective(outputs)
         if "loss" not in terms:

@@ -1,0 +1,173 @@
+"""The kspectral command line and the run workflow behind it."""
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import pytest
+
+from kspectral import runs
+from kspectral_cli.main import main
+
+ROWS = ("raw pixels", "vicreg encoder", "spectral baseline (vicreg)")
+
+
+def run_cli(args, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    """`kspectral train` with the default options, fewer epochs."""
+    out = tmp_path_factory.mktemp("runs") / "default"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--epochs", "3", "--out", str(out)])
+    assert exit_info.value.code == 0
+    return out
+
+
+def test_train_default_path_writes_the_run(default_run):
+    for name in ("config.json", "model.keras", "metrics.json", "history.csv"):
+        assert (default_run / name).is_file()
+    assert not (default_run / "backup").exists()
+    config = json.loads((default_run / "config.json").read_text())
+    assert config["method"] == "vicreg" and config["dataset"] == "digits" and config["pairs"] == "augment"
+    assert config["epochs"] == 3 and config["batch_size"] == 256
+    metrics = json.loads((default_run / "metrics.json").read_text())
+    assert set(metrics["probes"]) == set(ROWS)
+    for row in metrics["probes"].values():
+        assert 0.0 <= row["linear_top1"] <= 1.0 and 0.0 <= row["knn_top1"] <= 1.0
+    assert metrics["probes"]["raw pixels"]["linear_top1"] > 0.93  # pixels of digits are linearly separable
+    assert metrics["probes"]["raw pixels"]["dim"] == 64
+    assert metrics["probes"]["spectral baseline (vicreg)"]["dim"] == 32
+    assert metrics["probes"]["vicreg encoder"]["linear_top1"] > 0.5  # 3 epochs already beat chance by far
+    assert metrics["spectral_baseline"]["estimator"] == "LinearVICReg"
+    with open(default_run / "history.csv") as f:
+        assert len(list(csv.DictReader(f))) == 3
+    loaded = keras.models.load_model(default_run / "model.keras")
+    assert type(loaded).__name__ == "VICReg"
+
+
+def test_train_prints_the_table(tmp_path, capsys):
+    code, out, _ = run_cli(["train", "--epochs", "1", "--batch-size", "128", "--pairs", "knn",
+                            "--out", str(tmp_path / "r")], capsys)
+    assert code == 0
+    for row in ROWS:
+        assert row in out
+    assert "linear top-1" in out and "kNN top-1" in out
+    assert "kNN graph (k=10)" in out
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert metrics["pairs"] == "knn"
+
+
+def test_probe_reevaluates_a_saved_run(default_run, capsys):
+    code, out, _ = run_cli(["probe", str(default_run)], capsys)
+    assert code == 0
+    assert "raw pixels" in out
+    trained = json.loads((default_run / "metrics.json").read_text())["probes"]
+    probed = json.loads((default_run / "probe.json").read_text())["probes"]
+    for name in ROWS:  # the same model, split and closed form give the same numbers
+        assert probed[name]["linear_top1"] == pytest.approx(trained[name]["linear_top1"])
+        assert probed[name]["knn_top1"] == pytest.approx(trained[name]["knn_top1"])
+
+
+def test_finished_run_is_not_overwritten(default_run, capsys):
+    code, _, err = run_cli(["train", "--epochs", "3", "--out", str(default_run)], capsys)
+    assert code == 2
+    assert "already holds a finished run" in err
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["train", "--method", "byol9"], "unknown method 'byol9'; choose one of: "),
+        (["train", "--pairs", "triangles"], "unknown pairs 'triangles'; choose one of: augment, knn, labels"),
+        (["train", "--epochs", "0"], "Invalid value for '--epochs'"),
+        (["train", "--batch-size", "abc"], "Invalid value for '--batch-size'"),
+        (["train", "--projector", "512-x"], "projector spec '512-x' is not valid"),
+        (["train", "--batch-size", "5000", "--epochs", "1"], "larger than the 1437 training images"),
+        (["train", "--recipe", "no-such-recipe"], "no recipe file or shipped recipe named"),
+        (["probe", "/no/such/run"], "run directory /no/such/run does not exist"),
+        (["frobnicate"], "No such command"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(args, message, capsys, tmp_path):
+    if args[0] == "train":
+        args = [*args, "--out", str(tmp_path / "bad")]
+    code, _, err = run_cli(args, capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("kspectral: error: ")
+    assert message in lines[0]
+    assert "Traceback" not in err
+
+
+def test_unknown_method_lists_allowed_values(capsys, tmp_path):
+    _, _, err = run_cli(["train", "--method", "nope", "--out", str(tmp_path / "x")], capsys)
+    assert "vicreg" in err
+
+
+def test_bad_recipe_keys(tmp_path, capsys):
+    recipe = tmp_path / "r.toml"
+    recipe.write_text('[train]\nmethod = "vicreg"\nlearnin_rate = 0.1\n')
+    code, _, err = run_cli(["train", "--recipe", str(recipe), "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and "unknown config keys: learnin_rate" in err
+
+
+def test_shipped_recipe_matches_the_defaults():
+    import tomllib
+
+    from kspectral.recipes import find_recipe
+
+    values = tomllib.loads(find_recipe("vicreg_mlp_bs256-100e_digits").read_text())["train"]
+    default = runs.RunConfig().to_dict()
+    for key, value in values.items():
+        if key != "method_options":
+            assert default[key] == value, key
+
+
+def test_interrupted_run_keeps_checkpoints_and_resumes(tmp_path):
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt
+
+    config = runs.RunConfig(epochs=4, batch_size=128, encoder_widths="32", projector="32-32", baseline_dim=8)
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        runs.train(config, out=out, callbacks=[Interrupt()])
+    assert (out / "backup").is_dir() and (out / "config.json").is_file()
+    assert not (out / "metrics.json").exists()
+    with pytest.raises(ValueError, match="another config"):
+        runs.train(runs.RunConfig(epochs=5, batch_size=128, encoder_widths="32", projector="32-32",
+                                  baseline_dim=8), out=out)
+    result = runs.train(config, out=out)
+    assert result.resumed
+    with open(out / "history.csv") as f:
+        epochs = [int(row["epoch"]) for row in csv.DictReader(f)]
+    assert epochs == [0, 1, 2, 3]  # two epochs before the interrupt, two after resuming
+    assert not (out / "backup").exists()
+
+
+def test_methods_command_lists_vicreg(capsys):
+    code, out, _ = run_cli(["methods"], capsys)
+    assert code == 0 and "vicreg" in out and "laplacian_eigenmaps" in out
+
+
+def test_console_script_exit_code_and_no_traceback(tmp_path):
+    """The installed `kspectral` script: exit code 2 and exactly one line on stderr (no TensorFlow noise)."""
+    script = Path(sys.executable).with_name("kspectral")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "kspectral_cli.main"]
+    proc = subprocess.run([*command, "train", "--method", "nope", "--out", str(tmp_path / "x")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("kspectral: error: unknown method 'nope'; choose one of: ")
