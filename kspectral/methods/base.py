@@ -25,6 +25,11 @@ def _require_tensorflow_backend():
         )
 
 
+def _num_replicas():
+    ctx = tf.distribute.get_replica_context()
+    return 1 if ctx is None else ctx.num_replicas_in_sync
+
+
 def _as_shape_tuple(shape):
     return tuple(None if d is None else int(d) for d in shape)
 
@@ -63,6 +68,8 @@ class SSLModel(keras.Model):
     spectral_counterpart: str | None = None
     #: registry name, set by :func:`kspectral.methods.register`
     registry_name: str | None = None
+    #: pass both views through the network as one batch (see :meth:`forward`)
+    joint_views: bool = False
 
     def __init__(self, encoder, projector="2048-2048-2048", objective=None, diagnostics=True, **kwargs):
         _require_tensorflow_backend()
@@ -102,7 +109,7 @@ class SSLModel(keras.Model):
         # fit() on one device traces train_step without calling the model, so Keras never builds it;
         # building here records the input shape that `.keras` files need to restore the optimizer state.
         if not self.built:
-            self.build(tuple(inputs.shape))
+            self.build((None, *tuple(inputs.shape)[1:]))
 
     def build_heads(self, representation_shape):
         """Build the heads on top of the encoder; the default builds the projector."""
@@ -124,19 +131,35 @@ class SSLModel(keras.Model):
     def forward(self, view_a, view_b, training=False):
         """Everything the objective needs from one batch of pairs, as a dict of tensors.
 
-        The default embeds each view separately (as the official VICReg code does, so BatchNorm statistics
-        are per view): ``{"z_a": embed(view_a), "z_b": embed(view_b)}``.
+        The default returns ``{"z_a": embed(view_a), "z_b": embed(view_b)}``. With :attr:`joint_views` the two
+        views go through the network as one concatenated batch (BatchNorm statistics over both views, as in the
+        official SimCLR and ISSL code); otherwise each view is embedded separately (per-view statistics, as in the
+        official VICReg and Barlow Twins code).
         """
+        if self.joint_views:
+            z_a, z_b = self.split_views(self.embed(self.join_views(view_a, view_b), training=training))
+            return {"z_a": z_a, "z_b": z_b}
         return {"z_a": self.embed(view_a, training=training), "z_b": self.embed(view_b, training=training)}
+
+    @staticmethod
+    def join_views(view_a, view_b):
+        """``concat([view_a, view_b])``: the view-major batch of ``2B`` rows."""
+        return ops.concatenate([ops.convert_to_tensor(view_a), ops.convert_to_tensor(view_b)], axis=0)
+
+    @staticmethod
+    def split_views(z):
+        """Inverse of :meth:`join_views`: the first and second halves of the rows."""
+        half = ops.shape(z)[0] // 2
+        return z[:half], z[half:]
 
     def gather(self, outputs):
         """All-gather ``outputs`` across replicas, so that the objective sees the global batch.
 
         On one device (the default strategy, or outside a replica context) this returns ``outputs`` as is.
         """
-        ctx = tf.distribute.get_replica_context()
-        if ctx is None or ctx.num_replicas_in_sync == 1:
+        if _num_replicas() == 1:
             return outputs
+        ctx = tf.distribute.get_replica_context()
         return {k: ctx.all_gather(v, axis=0) for k, v in outputs.items()}
 
     def compute_objective(self, outputs):
@@ -181,7 +204,9 @@ class SSLModel(keras.Model):
             loss = terms["loss"]
             if self.losses:
                 loss = loss + ops.cast(ops.sum(ops.stack(self.losses)), loss.dtype)
-            scaled = self.optimizer.scale_loss(loss)
+            # Every replica computes the same global-batch loss; the all-gather's backward pass sums the replicas'
+            # upstream gradients and the optimizer sums the replicas' gradients again, so each replica takes 1/R.
+            scaled = self.optimizer.scale_loss(loss / _num_replicas())
         grads = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply(grads, self.trainable_variables)
         return self._update_metrics(dict(terms, loss=loss), outputs)

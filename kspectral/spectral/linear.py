@@ -2,6 +2,17 @@
 
 Convention: ``Σ_X = XᵀHX/N`` (biased covariance) and ``M_L = XᵀLX/N``. The bias ``b`` is irrelevant to
 VICReg's terms (centred or Laplacian); it is returned so that ``Z = XW + b`` is centred on the training data.
+
+- :func:`linear_vicreg` (hard limit / quadratic surrogate, ``XᵀLX w = ν XᵀHX w``), :func:`lpp` (He–Niyogi,
+  ``XᵀD_GX`` on the right; no centring, zero bias), :func:`kernel_lpp` (``K_XLK_X a = ν K_XHK_X a``, returns a
+  :class:`KernelSolution` with ``transform``);
+- :func:`linear_spectral_contrastive` (thin SVD; G projected on span X; the loss is not centred, so the bias is
+  learned only with ``fit_intercept=True``);
+- :func:`cca` (symmetric two-view CCA: the subspace linear Barlow Twins spans);
+- :func:`vicreg_weights_to_gform` (official ``(λ, μ, ν)`` → G-form ``(γ, α, β)``).
+
+Singular ``Σ_X`` (collinear or constant features, ``N − 1 < D``): every solver restricts to the range of its
+right-hand-side matrix (or of ``X``), or adds ``ridge``; columns past the available rank are zero.
 """
 
 from __future__ import annotations
@@ -10,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg as sla
+import scipy.sparse as sp
 
 from kspectral._validation import check_matrix, check_positive_int
 from kspectral.spectral.graphs import validate_graph
@@ -127,3 +139,332 @@ def linear_vicreg(X, G, dim, *, variant="hard", invariance=1.0, ridge=0.0):
         value = float(dim - np.sum(np.clip(1.0 - invariance * nu[:r] / 2.0, 0.0, None) ** 2))
         rank = int(np.count_nonzero(scale > 0))
     return LinearSolution(weights=W, bias=-mean @ W, eigenvalues=eig, value=value, rank=rank)
+
+
+def _check_ridge(ridge):
+    try:
+        ridge = float(ridge)
+    except (TypeError, ValueError):
+        raise TypeError(f"ridge must be a number, got {ridge!r}") from None
+    if not np.isfinite(ridge) or ridge < 0:
+        raise ValueError(f"ridge must be a finite non-negative number, got {ridge}")
+    return ridge
+
+
+def _pad_columns(Wr, D, dim):
+    """``(D, dim)`` weights from the first ``min(dim, r)`` columns of ``Wr``; the rest zero."""
+    r = min(dim, Wr.shape[1])
+    W = np.zeros((D, dim))
+    W[:, :r] = Wr[:, :r]
+    return W, r
+
+
+def lpp(X, G, dim, *, ridge=0.0):
+    """Locality Preserving Projections (He & Niyogi 2003): ``XᵀLX w = ν XᵀD_GX w``. [known: He & Niyogi 2003]
+
+    Minimises ``tr(WᵀXᵀLXW)`` subject to ``WᵀXᵀD_GXW = N·I_K``: ``W`` holds the generalized eigenvectors of the
+    ``K`` smallest ``ν``; value ``Σ_k ν_k``. Both sides are divided by ``N`` (``M_L = XᵀLX/N``,
+    ``M_D = XᵀD_GX/N``), which leaves ``ν`` unchanged and gives ``WᵀM_DW = I_K``.
+
+    He–Niyogi's degree constraint differs from VICReg's covariance constraint (``XᵀHX``, see
+    :func:`linear_vicreg` with ``variant="hard"``, ``theory.md`` §4). As in He & Niyogi, ``X`` is **not**
+    centred: ``M_D`` is a degree-weighted second moment, so if the constant function lies in ``span(X)`` (an
+    intercept column, or data on an affine hyperplane) the trivial direction ``Xw = 1`` has ``ν = 0``; centre
+    ``X`` first if that is not wanted. ``bias`` is zero (``Z = XW``).
+
+    Args:
+        X: features, shape ``(N, D)``.
+        G: positive-pair graph on the rows of ``X``, shape ``(N, N)``.
+        dim: K; columns past ``rank(M_D)`` are zero.
+        ridge: added to ``M_D``; 0 restricts the problem to ``range(M_D)`` (singular when features are collinear,
+            ``N < D``, or rows have degree 0).
+
+    Returns:
+        :class:`LinearSolution` (``eigenvalues`` ``ν`` ascending).
+    """
+    X = check_matrix(X, "X", min_rows=2)
+    N, D = X.shape
+    G = validate_graph(G, n=N)
+    dim = check_positive_int(dim, "dim")
+    ridge = _check_ridge(ridge)
+    d = np.asarray(G.sum(axis=1)).ravel()
+    L = laplacian(G)
+    m_l = X.T @ (L @ X) / N
+    m_d = (X * d[:, None]).T @ X / N
+    nu, Wg = whitened_generalized_eigh((m_l + m_l.T) / 2, (m_d + m_d.T) / 2, ridge=ridge)
+    W, r = _pad_columns(Wg, D, dim)
+    eig = np.full(dim, np.nan)
+    eig[:r] = nu[:r]
+    return LinearSolution(weights=W, bias=np.zeros(dim), eigenvalues=eig, value=float(np.sum(nu[:r])), rank=r)
+
+
+KLPP_CONSTRAINTS = ("covariance", "degree")
+
+
+@dataclass
+class KernelSolution:
+    """Kernel-regime closed form: ``Z = k(X_new, X_fit) @ coefficients + bias``.
+
+    Attributes:
+        coefficients: ``A``, shape ``(N_fit, K)``; columns past ``rank`` are zero.
+        bias: ``b``, shape ``(K,)``, centring ``K_X A`` on the training data.
+        eigenvalues: generalized eigenvalues ``ν_1 ≤ … ≤ ν_K`` (``nan`` for zero columns).
+        value: optimal objective value.
+        rank: number of non-zero columns.
+        X_fit: the training features, shape ``(N_fit, D)``.
+        kernel: kernel name (see :func:`kspectral.spectral.nonparametric.kernel_matrix`).
+        kernel_params: ``gamma``, ``degree``, ``coef0``.
+    """
+
+    coefficients: np.ndarray
+    bias: np.ndarray
+    eigenvalues: np.ndarray
+    value: float
+    rank: int
+    X_fit: np.ndarray
+    kernel: str
+    kernel_params: dict
+
+    def transform(self, X):
+        """``k(X, X_fit) @ coefficients + bias`` for new data of shape ``(n, D)``."""
+        from kspectral.spectral.nonparametric import kernel_matrix
+
+        X = check_matrix(X, "X")
+        if X.shape[1] != self.X_fit.shape[1]:
+            raise ValueError(f"X has {X.shape[1]} features, the solution was fitted on {self.X_fit.shape[1]}")
+        return kernel_matrix(X, self.X_fit, kernel=self.kernel, **self.kernel_params) @ self.coefficients + self.bias
+
+
+def kernel_lpp(X, G, dim, *, kernel="rbf", gamma=None, degree=3, coef0=1.0, constraint="covariance", ridge=1e-8):
+    """Kernel LPP: the parametric VICReg optimum "in data space" with a kernel encoder ``Z = K_X A + 1bᵀ``.
+
+    ``constraint="covariance"`` (VICReg's hard limit, ``theory.md`` §4, [derived (checked numerically)]):
+    minimise ``tr(ZᵀLZ)/N`` subject to ``Cov(Z) = ZᵀHZ/N = I_K``, i.e. the generalized problem
+
+        ``K_X L K_X a = ν K_X H K_X a``,
+
+    ``A`` the eigenvectors of the ``K`` smallest ``ν``, normalised ``Aᵀ(K_XHK_X/N + ridge·I)A = I_K``; value
+    ``Σ_k ν_k = tr(ZᵀLZ)/N`` on the training data (with a ridge, ``Cov(Z) = I_K − ridge·AᵀA`` is only close to
+    ``I_K``). ``constraint="degree"`` puts He–Niyogi's ``K_X D_G K_X`` on the right instead [known: He &
+    Niyogi 2003, kernel form]. "VICReg recovers kernel LPP" is [secondary, unverified].
+
+    Without a ridge and with an invertible kernel matrix the substitution ``z = K_X a`` turns this into the
+    nonparametric problem, so the training embedding equals Laplacian eigenmaps (:func:`~kspectral.spectral.
+    nonparametric.laplacian_eigenmaps`) and generalises poorly; the ridge (added to the right-hand side,
+    divided by ``N``) regularises. Directions below ``1e-10`` of the largest right-hand-side eigenvalue are
+    dropped (range restriction).
+
+    Convention: both sides divided by ``N``; ``Cov`` divides by ``N``.
+
+    Args:
+        X: features, shape ``(N, D)``.
+        G: positive-pair graph on the rows of ``X``, shape ``(N, N)``.
+        dim: K.
+        kernel, gamma, degree, coef0: the kernel (scikit-learn's ``pairwise_kernels``, ``gamma=None`` → ``1/D``);
+            ``"precomputed"`` is not accepted (``transform`` needs the kernel function).
+        constraint: ``"covariance"`` (VICReg, ``K_XHK_X``) or ``"degree"`` (He–Niyogi, ``K_XD_GK_X``).
+        ridge: ≥ 0, added to the right-hand side matrix.
+
+    Returns:
+        :class:`KernelSolution` with ``transform(X_new)``.
+    """
+    from kspectral.spectral.nonparametric import kernel_matrix
+
+    if constraint not in KLPP_CONSTRAINTS:
+        raise ValueError(f"unknown constraint {constraint!r}; choose one of {', '.join(KLPP_CONSTRAINTS)}")
+    X = check_matrix(X, "X", min_rows=2)
+    N = X.shape[0]
+    G = validate_graph(G, n=N)
+    dim = check_positive_int(dim, "dim")
+    ridge = _check_ridge(ridge)
+    params = {"gamma": gamma, "degree": degree, "coef0": coef0}
+    Kx = kernel_matrix(X, kernel=kernel, **params)
+    Kx = (Kx + Kx.T) / 2
+    L = laplacian(G)
+    lhs = Kx @ (L @ Kx) / N
+    if constraint == "covariance":
+        Kc = Kx - Kx.mean(axis=0, keepdims=True)
+        rhs = Kc.T @ Kc / N
+    else:
+        d = np.asarray(G.sum(axis=1)).ravel()
+        rhs = (Kx * d[:, None]).T @ Kx / N
+    nu, Ag = whitened_generalized_eigh((lhs + lhs.T) / 2, (rhs + rhs.T) / 2, ridge=ridge)
+    A, r = _pad_columns(Ag, N, dim)
+    eig = np.full(dim, np.nan)
+    eig[:r] = nu[:r]
+    bias = -(Kx.mean(axis=0) @ A) if constraint == "covariance" else np.zeros(dim)
+    return KernelSolution(
+        coefficients=A, bias=bias, eigenvalues=eig, value=float(np.sum(nu[:r])), rank=r, X_fit=X.copy(),
+        kernel=kernel, kernel_params=params,
+    )
+
+
+def linear_spectral_contrastive(X, G, dim, *, weighted=True, fit_intercept=False, rtol=1e-10):
+    """Closed-form linear spectral contrastive loss / low-rank fit of ``G`` with ``Z = XW`` (``theory.md`` §4).
+
+    ``weighted=False``: ``min_W ‖XWWᵀXᵀ − G‖_F²``. With the thin SVD ``X = U_x S_x V_xᵀ``,
+    ``W* = V_x S_x^{-1} E_K diag(√(μ_k)_+)``, ``(μ, E)`` the top-K eigenpairs of ``U_xᵀ G U_x``: G is first
+    **projected onto span(X)**, only the part of G linearly reachable from X is learned.
+    ``value = −Σ_k (μ_k)_+²`` (``= ‖XW*W*ᵀXᵀ − G‖_F² − ‖G‖_F²``). [derived (checked numerically)]
+
+    ``weighted=True`` (HaoChen et al. 2021's loss with ``F = XW``; ``w_ij = G_ij/ΣG``)::
+
+        −2 Σ_ij w_ij f_iᵀf_j + Σ_ij w_i w_j (f_iᵀf_j)² = ‖D_w^{1/2}XWWᵀXᵀD_w^{1/2} − Ā‖_F² − ‖Ā‖_F²,
+
+    the same problem with ``X → D_w^{1/2}X`` and ``G → Ā``; ``value = −Σ_k (μ_k)_+²``, as the nonparametric
+    :func:`~kspectral.spectral.nonparametric.spectral_contrastive_embedding` (which it equals when ``X`` spans
+    the top-K eigenvectors). [known: HaoChen et al. 2021; derived (checked numerically)]
+
+    The loss is not centred, so a bias matters (unlike VICReg): ``fit_intercept=True`` appends a constant
+    column to ``X`` and returns its weights as ``bias``. Singular values below ``rtol·S_max`` are dropped
+    (pseudo-inverse on ``range(X)``), which handles collinear features and ``N < D``; there is no ridge
+    (``S_x^{-1}`` only acts on the kept range).
+
+    Args:
+        X: features, shape ``(N, D)``.
+        G: positive-pair graph on the rows of ``X``, shape ``(N, N)``.
+        dim: K; columns past ``rank(X)`` are zero.
+        weighted: HaoChen's degree-weighted loss (default) or the unweighted fit of ``G``.
+        fit_intercept: learn a bias ``b`` (``Z = XW + 1bᵀ``).
+        rtol: relative singular-value cut-off.
+
+    Returns:
+        :class:`LinearSolution` (``eigenvalues`` ``μ`` descending; ``rank`` the number of positive ``μ_k``).
+    """
+    X = check_matrix(X, "X", min_rows=2)
+    N, D = X.shape
+    G = validate_graph(G, n=N)
+    dim = check_positive_int(dim, "dim")
+    Xa = np.hstack([X, np.ones((N, 1))]) if fit_intercept else X
+    if weighted:
+        d = np.asarray(G.sum(axis=1)).ravel()
+        inv_sqrt_d = np.zeros(N)
+        inv_sqrt_d[d > 0] = 1.0 / np.sqrt(d[d > 0])
+        A = sp.diags(inv_sqrt_d) @ G @ sp.diags(inv_sqrt_d)
+        Xa = Xa * np.sqrt(d / d.sum())[:, None]
+    else:
+        A = G
+    U, S, Vt = np.linalg.svd(Xa, full_matrices=False)
+    keep = S > rtol * max(float(S.max()), np.finfo(float).tiny) if S.size else np.zeros(0, bool)
+    if not np.any(keep):
+        raise ValueError("X is zero (after weighting): no direction can be learned")
+    U, S, Vt = U[:, keep], S[keep], Vt[keep]
+    M = U.T @ (A @ U)
+    mu, E = sla.eigh((M + M.T) / 2)
+    mu, E = mu[::-1], E[:, ::-1]
+    r = min(dim, mu.size)
+    pos = np.clip(mu[:r], 0.0, None)
+    Wr = Vt.T @ ((E[:, :r] / S[:, None]) * np.sqrt(pos))
+    Wfull = np.zeros((Xa.shape[1], dim))
+    Wfull[:, :r] = Wr
+    eig = np.full(dim, np.nan)
+    eig[:r] = mu[:r]
+    W, b = (Wfull[:D], Wfull[D]) if fit_intercept else (Wfull, np.zeros(dim))
+    return LinearSolution(
+        weights=W, bias=b, eigenvalues=eig, value=float(-np.sum(pos**2)), rank=int(np.count_nonzero(pos > 0))
+    )
+
+
+def cca(X_a, X_b, dim, *, ridge=0.0):
+    """Symmetric (shared-encoder) CCA of two views: the subspace Barlow Twins' linear optimum spans.
+
+    With per-view centred covariances ``Σ_aa = X_aᵀHX_a/n``, ``Σ_bb``, ``C_ab = X_aᵀHX_b/n``,
+    ``Σ = (Σ_aa + Σ_bb)/2`` and ``C_ab^{sym} = (C_ab + C_ba)/2``, solve ``C_ab^{sym} w = ρ Σ w`` and keep the
+    ``K`` largest ``ρ``: ``W`` maximises ``tr(WᵀC_ab^{sym}W)`` subject to ``WᵀΣW = I_K``; value ``Σ_k ρ_k``.
+
+    Barlow Twins with a linear shared encoder ``Z_v = X_vW`` reaches its optimum on the **span** of these
+    top-K canonical directions, not on the directions themselves: a rotation inside the subspace equalises the
+    per-dimension correlations ``C_kk`` (its minimum is below ``Σ_k (1 − ρ_k)²``). Compare spans (e.g. with
+    :func:`~kspectral.spectral.diagnostics.principal_angle_cosines`), not columns. "BarlowTwins is close to
+    CCA" is [secondary, unverified]; the span statement is [derived (checked numerically)] (``theory.md`` §3.5).
+
+    Convention: covariances divide by ``n`` (BT's cross-correlation ``C = ẑ_aᵀẑ_b/n``), each view centred on
+    its own mean (BT standardises each view separately). ``bias`` centres ``XW`` on the pooled mean of both
+    views; BT's standardisation ignores it.
+
+    Args:
+        X_a, X_b: the two views, shape ``(n, D)`` each (row ``i`` of both is the same sample).
+        dim: K; columns past ``rank(Σ)`` are zero.
+        ridge: added to ``Σ``; 0 restricts to ``range(Σ)``.
+
+    Returns:
+        :class:`LinearSolution` with ``eigenvalues`` ``ρ_1 ≥ … ≥ ρ_K`` (descending; ``nan`` for zero columns).
+    """
+    X_a = check_matrix(X_a, "X_a", min_rows=2)
+    X_b = check_matrix(X_b, "X_b", min_rows=2)
+    if X_a.shape != X_b.shape:
+        raise ValueError(f"X_a and X_b must have the same shape (paired views), got {X_a.shape} and {X_b.shape}")
+    n, D = X_a.shape
+    dim = check_positive_int(dim, "dim")
+    ridge = _check_ridge(ridge)
+    A = X_a - X_a.mean(axis=0)
+    B = X_b - X_b.mean(axis=0)
+    sigma = (A.T @ A + B.T @ B) / (2 * n)
+    c_ab = A.T @ B / n
+    c_sym = (c_ab + c_ab.T) / 2
+    neg_rho, Wg = whitened_generalized_eigh(-c_sym, (sigma + sigma.T) / 2, ridge=ridge)
+    W, r = _pad_columns(Wg, D, dim)
+    eig = np.full(dim, np.nan)
+    eig[:r] = -neg_rho[:r]
+    mean = (X_a.mean(axis=0) + X_b.mean(axis=0)) / 2
+    return LinearSolution(weights=W, bias=-mean @ W, eigenvalues=eig, value=float(np.sum(-neg_rho[:r])), rank=r)
+
+
+@dataclass(frozen=True)
+class GFormWeights:
+    """VICReg weights in the G-form of ``theory.md`` §3.2: ``α`` variance, ``β`` covariance, ``γ`` invariance."""
+
+    alpha: float
+    beta: float
+    gamma: float
+
+
+def vicreg_weights_to_gform(sim_coeff=25.0, std_coeff=25.0, cov_coeff=1.0, *, dim, n=None, n_rows=None):
+    """Map the official VICReg weights ``(λ, μ, ν)`` to the G-form ``(γ, α, β)`` (``theory.md`` §3.2, §8.5).
+
+    Official loss (facebookresearch/vicreg ``main_vicreg.py``; defaults λ = μ = 25, ν = 1) on two views of
+    ``n`` samples, ``K = dim``::
+
+        λ·mse(Z_a, Z_b) + μ·[v(Z_a)/2 + v(Z_b)/2] + ν·[c(Z_a) + c(Z_b)],
+        v = (1/K)Σ_k relu(1 − √(Var z^k + ε)),  c = (1/K)Σ_{k≠l} Cov_kl²  (per view, divided by n − 1).
+
+    G-form on the ``N = 2n`` stacked rows with the pair graph::
+
+        α Σ_k relu(1 − √Cov_kk) + β Σ_{k≠l} Cov_kl² + (2γ/N) tr(ZᵀLZ),   Cov = ZᵀHZ/N over all N rows.
+
+    - ``γ = λN/(2nK)`` (``= λ/K`` for ``N = 2n``): exact, since ``mse(Z_a, Z_b) = tr(ZᵀLZ)/(nK)`` (§3.1).
+      [derived (checked numerically)]
+    - ``α ≈ μ/K`` and ``β ≈ 2ν/K``: exact only when both views have the same per-dimension means and
+      covariances (then the pooled covariance equals each view's), and up to ``ε`` and the ``N − 1`` vs ``N``
+      divisor (a factor ``n/(n − 1)`` on ``Cov``). [inference, unverified]
+
+    Args:
+        sim_coeff: λ, the official invariance weight.
+        std_coeff: μ, the official variance weight.
+        cov_coeff: ν, the official covariance weight.
+        dim: K, the embedding dimension.
+        n: samples per view; with ``n_rows`` (``N``) it gives ``γ = λN/(2nK)``. Both default to ``N = 2n``.
+        n_rows: N, the number of rows the G-form covariance and graph use.
+
+    Returns:
+        :class:`GFormWeights`.
+    """
+    dim = check_positive_int(dim, "dim")
+    vals = []
+    for name, v in (("sim_coeff", sim_coeff), ("std_coeff", std_coeff), ("cov_coeff", cov_coeff)):
+        try:
+            v = float(v)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be a number, got {v!r}") from None
+        if not np.isfinite(v) or v < 0:
+            raise ValueError(f"{name} must be a finite non-negative number, got {v}")
+        vals.append(v)
+    lam, mu, nu = vals
+    if (n is None) != (n_rows is None):
+        raise ValueError("give both n (samples per view) and n_rows (N), or neither (N = 2n)")
+    ratio = 2.0
+    if n is not None:
+        n = check_positive_int(n, "n")
+        n_rows = check_positive_int(n_rows, "n_rows")
+        ratio = n_rows / n
+    return GFormWeights(alpha=mu / dim, beta=2.0 * nu / dim, gamma=lam * ratio / (2.0 * dim))
