@@ -210,6 +210,32 @@ def probe(
 
 
 @app.command()
+def spectral(
+    method: str = typer.Option("vicreg", help="Method whose closed form to compute (see `kspectral methods`)."),
+    graph: str = typer.Option("knn:10", help="Positive-pair graph: knn:K, labels, pairs or augment."),
+    dim: int = typer.Option(16, min=1, help="Embedding dimension K."),
+    regime: str = typer.Option(
+        "auto", help="linear (Z = XW, applied to the test split), nonparametric (train and test embedded together, "
+        "no test labels) or auto."
+    ),
+    seed: int = typer.Option(0, min=0, help="Seed of the split and augmentations."),
+    knn_preset: str = typer.Option("dino", "--knn-preset", help="kNN probe preset: dino or instdisc."),
+    out: Optional[Path] = typer.Option(None, help="Directory to write spectral.json to."),
+):
+    """Compute a method's closed-form spectral baseline on digits and a graph, and probe it like a trained run."""
+    _import_tensorflow()
+    from kspectral import runs
+
+    result = runs.spectral(method=method, graph=graph, dim=dim, regime=regime, seed=seed, knn_preset=knn_preset,
+                           out=out)
+    s = result.summary
+    _print_table(result.rows, f"Top-1 on the digits test split (kNN preset: {knn_preset})")
+    console.print(f"{s['estimator']} on the {s['graph']}: rank {s['rank']}, objective {s['objective']}, "
+                  f"{s['seconds']:.2f} s")
+    console.print(f"graph: {s['graph_report']}")
+
+
+@app.command()
 def methods():
     """List the registered SSL methods and the spectral method each recovers."""
     _import_tensorflow()

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 PAIRS = ("augment", "knn", "labels")
+DEFAULT_PROJECTOR = "1024-1024-1024"
 KNN_PRESETS = ("dino", "instdisc")
 
 
@@ -35,7 +36,9 @@ class RunConfig:
         dataset: built-in dataset (``"digits"``).
         encoder: built-in encoder (``"mlp"``, ``"conv"``).
         encoder_widths: encoder block widths, e.g. ``"512-256"``.
-        projector: projector spec, e.g. ``"1024-1024-1024"``.
+        projector: projector spec, e.g. ``"1024-1024-1024"``; ``None`` resolves to ``"1024-1024-1024"`` for methods
+            with a projector. Methods with their own heads (CISSL, DISSL) take none; their heads are set by
+            ``method_options``.
         pairs: where positive pairs come from: ``"augment"`` (two augmentations of each image),
             ``"knn"`` (edges of a kNN graph on pixels) or ``"labels"`` (same-label pairs).
         knn_k: neighbours of the kNN graph (``pairs="knn"``).
@@ -53,7 +56,7 @@ class RunConfig:
     dataset: str = "digits"
     encoder: str = "mlp"
     encoder_widths: str = "512-256"
-    projector: str = "1024-1024-1024"
+    projector: str | None = None
     pairs: str = "augment"
     knn_k: int = 10
     epochs: int = 100
@@ -95,7 +98,13 @@ class RunConfig:
         if not 0.0 < self.test_size < 1.0:
             raise ValueError(f"test_size must lie strictly between 0 and 1, got {self.test_size!r}")
         methods.parse_widths(self.encoder_widths)
-        methods.parse_widths(self.projector) if self.projector not in ("", "none") else None
+        uses_projector = methods.get(self.method).uses_projector
+        if self.projector is None and uses_projector:
+            self.projector = DEFAULT_PROJECTOR
+        elif self.projector is not None and not uses_projector:
+            raise ValueError(f"{self.method} has no projector (its heads are set by method_options); drop --projector")
+        if self.projector is not None:
+            methods.parse_widths(self.projector)
         if not isinstance(self.method_options, dict):
             raise ValueError("method_options must be a table of keyword arguments")
         return self
@@ -176,7 +185,8 @@ def build_model(config, dataset):
     cls = methods.get(config.method)
     encoder = encoders.build_encoder(config.encoder, dataset.image_shape, config.encoder_widths)
     try:
-        model = cls(encoder=encoder, projector=config.projector, **config.method_options)
+        heads = {"projector": config.projector} if cls.uses_projector else {}
+        model = cls(encoder=encoder, **heads, **config.method_options)
     except TypeError as exc:
         raise ValueError(f"bad method_options for {config.method}: {exc}") from None
     steps = config.epochs * (len(dataset.x_train) // config.batch_size) if config.pairs == "augment" else (
@@ -230,6 +240,21 @@ def spectral_baseline(config, dataset):
     dim = min(config.baseline_dim, X.shape[1])
     estimator = methods.get(config.method).spectral_baseline(G, dim, features=X)
     return estimator, description
+
+
+def baseline_summary(method, baseline, description, dim):
+    """JSON-ready description of a fitted closed form (``objective`` is ``None`` where none is known)."""
+    from kspectral import methods
+
+    objective = float(getattr(baseline, "objective_", float("nan")))
+    return {
+        "estimator": type(baseline).__name__,
+        "counterpart": methods.get(method).spectral_counterpart,
+        "graph": description,
+        "dim": int(dim),
+        "rank": int(getattr(baseline, "rank_", dim)),
+        "objective": objective if math.isfinite(objective) else None,
+    }
 
 
 def probe_table(config, dataset, model, baseline):
@@ -316,13 +341,7 @@ def train(config, out=None, callbacks=(), verbose=0, on_stage=None):
         "pairs": config.pairs,
         "probes": {r.name: {"dim": r.dim, "linear_top1": r.linear, "knn_top1": r.knn} for r in rows},
         "knn_preset": config.knn_preset,
-        "spectral_baseline": {
-            "estimator": type(baseline).__name__,
-            "graph": description,
-            "dim": int(baseline.components_.shape[1]),
-            "rank": int(baseline.rank_),
-            "objective": float(baseline.objective_),
-        },
+        "spectral_baseline": baseline_summary(config.method, baseline, description, rows[-1].dim),
         "final_train_metrics": final,
         "epochs": config.epochs,
         "train_time_s": round(train_time, 2),
@@ -364,3 +383,115 @@ def probe(run_dir, knn_preset=None):
     result = {r.name: {"dim": r.dim, "linear_top1": r.linear, "knn_top1": r.knn} for r in rows}
     (run_dir / "probe.json").write_text(json.dumps({"knn_preset": config.knn_preset, "probes": result}, indent=2))
     return rows
+
+
+SPECTRAL_GRAPHS = ("knn:K", "labels", "pairs", "augment")
+REGIMES = ("auto", "linear", "nonparametric")
+
+
+@dataclass
+class SpectralResult:
+    """What :func:`spectral` produced."""
+
+    rows: list
+    summary: dict
+
+
+def _spectral_graph(graph, X, dataset, config):
+    """Build the graph named by ``graph`` on the rows of ``X`` (training data, or all data when transductive)."""
+    from kspectral.data import augmenter
+    from kspectral.spectral import augmentation_graph, build_graph
+
+    if graph == "augment":
+        import keras
+
+        aug = augmenter(dataset.name)
+        shape = dataset.image_shape
+
+        def draw(batch, rng):
+            keras.utils.set_random_seed(int(rng.integers(2**31)))
+            return np.asarray(aug(batch.reshape(len(batch), *shape).astype(np.float32), training=True))
+
+        return augmentation_graph(X.reshape(len(X), *shape), draw, draws=config.baseline_rounds, k=5,
+                                  seed=config.seed), f"augmentation graph ({config.baseline_rounds} draws, k=5)"
+    G = build_graph(graph, X, dataset.y_train if graph == "labels" else None)
+    return G, ("label graph of the training labels" if graph == "labels" else f"{graph} graph on pixels")
+
+
+def spectral(method="vicreg", graph="knn:10", dim=16, regime="auto", dataset="digits", seed=0, knn_preset="dino",
+             out=None):
+    """Compute a method's closed-form spectral baseline on a dataset and graph, and probe it like a trained run.
+
+    Args:
+        method: registered method name; its ``spectral_baseline`` is computed.
+        graph: ``"knn:K"``, ``"labels"``, ``"pairs"`` (two augmented views of each image, the pairs ``kspectral
+            train`` uses) or ``"augment"`` (images linked when their augmented views are neighbours).
+        dim: K, the embedding dimension.
+        regime: ``"linear"`` (fit ``Z = XW`` on the training split, apply it to the test split),
+            ``"nonparametric"`` (embed train and test images together on a graph over all of them; the test
+            labels are never used) or ``"auto"`` (nonparametric for ``knn`` and ``augment``, linear for
+            ``labels`` and ``pairs``, which cannot reach test images without their labels or views).
+        dataset: built-in dataset.
+        seed: seed of the split and the augmentations.
+        knn_preset: kNN probe preset.
+        out: optional directory; ``spectral.json`` is written there.
+
+    Returns:
+        :class:`SpectralResult`.
+    """
+    from kspectral import methods
+    from kspectral.data import load
+    from kspectral.probes import knn_probe, linear_probe
+    from kspectral.spectral import graph_report, parse_graph_spec
+
+    cls = methods.get(method)
+    if graph not in ("labels", "pairs", "augment"):
+        try:
+            parse_graph_spec(graph)
+        except ValueError:
+            raise ValueError(f"unknown graph {graph!r}; choose one of: {', '.join(SPECTRAL_GRAPHS)}") from None
+    if regime not in REGIMES:
+        raise ValueError(f"unknown regime {regime!r}; choose one of: {', '.join(REGIMES)}")
+    if knn_preset not in KNN_PRESETS:
+        raise ValueError(f"unknown knn_preset {knn_preset!r}; choose one of: {', '.join(KNN_PRESETS)}")
+    if regime == "auto":
+        regime = "linear" if graph in ("labels", "pairs") else "nonparametric"
+    if regime == "nonparametric" and graph in ("labels", "pairs"):
+        raise ValueError(f"graph {graph!r} cannot reach the test images (it needs their labels or views); "
+                         "use --regime linear")
+    started = time.perf_counter()
+    data = load(dataset, seed=seed)
+    config = RunConfig(method=method, dataset=dataset, seed=seed, pairs="augment", baseline_dim=dim)
+    xtr, xte = data.flat("train").astype(np.float64), data.flat("test").astype(np.float64)
+    if regime == "linear":
+        if dim > xtr.shape[1]:
+            raise ValueError(f"dim={dim} exceeds the {xtr.shape[1]} input features of the linear regime")
+        if graph == "pairs":
+            X, G, description = baseline_problem(config, data)
+        else:
+            X = xtr
+            G, description = _spectral_graph(graph, X, data, config)
+        baseline = cls.spectral_baseline(G, dim, features=X)
+        ftr, fte = baseline.transform(xtr), baseline.transform(xte)
+    else:
+        X = np.concatenate([xtr, xte])
+        G, description = _spectral_graph(graph, X, data, config)
+        description += " over train and test images (transductive; no test labels)"
+        baseline = cls.spectral_baseline(G, dim)
+        Z = baseline.embedding_
+        ftr, fte = Z[: len(xtr)], Z[len(xtr):]
+    seconds = time.perf_counter() - started
+
+    def row(name, a, b):
+        return ProbeRow(name, int(a.shape[1]), linear_probe(a, data.y_train, b, data.y_test),
+                        knn_probe(a, data.y_train, b, data.y_test, preset=knn_preset))
+
+    rows = [row("raw pixels", xtr, xte), row(f"{type(baseline).__name__} ({method}, {regime})", ftr, fte)]
+    summary = baseline_summary(method, baseline, description, rows[-1].dim)
+    summary.update(regime=regime, graph_report=str(graph_report(G)), seconds=round(seconds, 2),
+                   probes={r.name: {"dim": r.dim, "linear_top1": r.linear, "knn_top1": r.knn} for r in rows},
+                   knn_preset=knn_preset, method=method, dataset=dataset)
+    if out is not None:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / "spectral.json").write_text(json.dumps(summary, indent=2))
+    return SpectralResult(rows, summary)

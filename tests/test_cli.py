@@ -127,7 +127,7 @@ def test_shipped_recipe_matches_the_defaults():
     from kspectral.recipes import find_recipe
 
     values = tomllib.loads(find_recipe("vicreg_mlp_bs256-100e_digits").read_text())["train"]
-    default = runs.RunConfig().to_dict()
+    default = runs.RunConfig().validate().to_dict()
     for key, value in values.items():
         if key != "method_options":
             assert default[key] == value, key

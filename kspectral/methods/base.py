@@ -70,6 +70,8 @@ class SSLModel(keras.Model):
     registry_name: str | None = None
     #: pass both views through the network as one batch (see :meth:`forward`)
     joint_views: bool = False
+    #: whether the method takes a ``projector`` (methods with their own heads, e.g. CISSL, do not)
+    uses_projector: bool = True
 
     def __init__(self, encoder, projector="2048-2048-2048", objective=None, diagnostics=True, **kwargs):
         _require_tensorflow_backend()

@@ -47,6 +47,7 @@ class CISSL(SSLModel):
     """
 
     joint_views = True
+    uses_projector = False
     spectral_counterpart = "isomap"
 
     def __init__(self, encoder, student_dim=128, teacher="1024-128", temperature=0.07, projector=None, **kwargs):

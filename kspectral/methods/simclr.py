@@ -83,6 +83,9 @@ class SimCLR(_ContrastiveMethod):
     centres each dimension ("A"), ``"standardized"`` standardises each dimension to norm ``√(N/M)`` ("B",
     Eq. 14). Both views go through the network as one batch, as in the official code.
 
+    Spectral counterpart: the global family, MDS / ISOMAP of ``G`` (an analogy; exact only for clique graphs,
+    where the optimum is a regular simplex), see :func:`global_spectral_baseline`.
+
     Args:
         encoder: Keras model mapping inputs to ``(batch, d)`` representations.
         projector: projector spec (SimCLR v2: ``"2048-2048-128"``; Garrido et al.'s tuned ``"8192-8192-d"``).
@@ -96,7 +99,10 @@ class SimCLR(_ContrastiveMethod):
 @register("simclr_abs")
 @keras.saving.register_keras_serializable(package="kspectral")
 class SimCLRAbs(SimCLR):
-    """SimCLR-abs (Garrido et al. 2023): ``|s|`` for the negatives (see :class:`SimCLR`)."""
+    """SimCLR-abs (Garrido et al. 2023): ``|s|`` for the negatives (see :class:`SimCLR`).
+
+    Spectral counterpart: as :class:`SimCLR` (the global family, an analogy).
+    """
 
     default_variant = "abs"
 
@@ -104,7 +110,10 @@ class SimCLRAbs(SimCLR):
 @register("simclr_sq")
 @keras.saving.register_keras_serializable(package="kspectral")
 class SimCLRSq(SimCLR):
-    """SimCLR-sq (Garrido et al. 2023): ``s²`` for the negatives (see :class:`SimCLR`)."""
+    """SimCLR-sq (Garrido et al. 2023): ``s²`` for the negatives (see :class:`SimCLR`).
+
+    Spectral counterpart: as :class:`SimCLR` (the global family, an analogy).
+    """
 
     default_variant = "sq"
 
@@ -112,7 +121,10 @@ class SimCLRSq(SimCLR):
 @register("simclr_centered")
 @keras.saving.register_keras_serializable(package="kspectral")
 class SimCLRCentered(SimCLR):
-    """SimCLR with centred dimensions ("A" of Garrido et al. 2023; see :class:`SimCLR`)."""
+    """SimCLR with centred dimensions ("A" of Garrido et al. 2023; see :class:`SimCLR`).
+
+    Spectral counterpart: as :class:`SimCLR` (the global family, an analogy).
+    """
 
     default_variant = "centered"
 
@@ -120,7 +132,10 @@ class SimCLRCentered(SimCLR):
 @register("simclr_standardized")
 @keras.saving.register_keras_serializable(package="kspectral")
 class SimCLRStandardized(SimCLR):
-    """SimCLR with standardised dimensions ("B", Eq. 14 of Garrido et al. 2023; see :class:`SimCLR`)."""
+    """SimCLR with standardised dimensions ("B", Eq. 14 of Garrido et al. 2023; see :class:`SimCLR`).
+
+    Spectral counterpart: as :class:`SimCLR` (the global family, an analogy).
+    """
 
     default_variant = "standardized"
 
@@ -135,6 +150,8 @@ class DCL(_ContrastiveMethod):
         ℓ_i = −s(i, i⁺)/τ + log Σ_{k∉{i, i⁺}} exp(s(i, k)/τ),     L = mean over the 2B views
 
     ``variant="abs"`` / ``"sq"`` give DCL-abs / DCL-sq (Garrido et al. 2023).
+
+    Spectral counterpart: as :class:`SimCLR` (sample-contrastive, the global family; an analogy).
 
     Args:
         encoder: Keras model mapping inputs to ``(batch, d)`` representations.

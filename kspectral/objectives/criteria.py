@@ -57,3 +57,44 @@ def duality_gap(z):
     norms of the rows and columns, so with both normalised they are equivalent objectives.
     """
     return dimension_contrastive(z) + dimension_norms4(z) - sample_contrastive(z) - sample_norms4(z)
+
+
+def regularizer_lreg(z):
+    """``L_reg = Σ_i ‖z_i‖⁴ − Σ_j ‖z^j‖⁴`` (Garrido et al. 2023, Eq. 10), so that ``L_c + L_reg = L_nc``.
+
+    Paper A rewrites VICReg's covariance term, ``L_nc`` of the centred embeddings, as ``L_c + L_reg``
+    (Theorem 3.3): with it, VICReg is a sample-contrastive loss plus a norm regulariser.
+
+    Args:
+        z: ``(samples, dims)`` matrix (the paper's ``Kᵀ``).
+    """
+    z = check_embeddings(as_float(z), "z", min_batch=1)
+    return sample_norms4(z) - dimension_norms4(z)
+
+
+def double_normalize(z, iterations=200, epsilon=1e-12):
+    """Alternately normalise the rows (samples) to norm 1 and the columns (dims) to norm ``√(N/M)``.
+
+    Unit embeddings together with unit dimensions are only possible when ``N = M`` (both fix ``‖z‖_F²``), so
+    kspectral uses the consistent scaling of Paper A's Eq. 14: dimensions of norm ``√(N/M)``. The iteration is
+    Sinkhorn scaling of the squared entries (row sums 1, column sums ``N/M``); it converges when the matrix has
+    no zero pattern blocking it (e.g. a random dense matrix). The last step normalises the rows, so the
+    embeddings are exactly unit-norm and the dimensions approximately ``√(N/M)``. Under it,
+    ``L_nc − L_c = N − N²/M`` (spec A1 caveat; the paper writes ``N − M``).
+
+    Args:
+        z: ``(samples, dims)`` matrix.
+        iterations: row/column sweeps.
+        epsilon: floor on the squared norms (guards zero rows/columns).
+
+    Returns:
+        The normalised matrix, same shape and float dtype.
+    """
+    z = check_embeddings(as_float(z), "z", min_batch=1)
+    n = ops.cast(ops.shape(z)[0], z.dtype)
+    m = ops.cast(ops.shape(z)[1], z.dtype)
+    target = ops.sqrt(n / m)
+    for _ in range(int(iterations)):
+        z = z / ops.sqrt(ops.maximum(ops.sum(ops.square(z), axis=1, keepdims=True), epsilon))
+        z = target * z / ops.sqrt(ops.maximum(ops.sum(ops.square(z), axis=0, keepdims=True), epsilon))
+    return z / ops.sqrt(ops.maximum(ops.sum(ops.square(z), axis=1, keepdims=True), epsilon))

@@ -1,0 +1,183 @@
+"""DISSL: distillation invariant self-supervised learning (Dubois, Hashimoto, Ermon & Liang, NeurIPS 2022).
+
+Spec: ``objectives.md`` B3 (exactly the official ``issl/losses/dissl.py`` of
+YannDubs/Invariant-Self-Supervised-Learning) and part C properties 29-34. The heads (an MLP teacher ``g_T`` and a
+linear student ``g_S`` giving logits over ``C`` equivalence classes) belong to the model; this module takes
+their logits.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from kspectral.objectives._common import as_float, check_embeddings, dtype_name
+
+_LOG_FLOOR = 1e-30  # p·log(max(p, floor)) is 0 at p = 0 with a finite gradient (a normal number in float32)
+
+
+def _check_temperature(value, name):
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
+    if not value > 0.0 or value == float("inf"):
+        raise ValueError(f"{name} must be a positive finite number, got {value}")
+    return value
+
+
+def _check_logits(logits):
+    names = ("teacher_a", "teacher_b", "student_a", "student_b")
+    tensors = [check_embeddings(as_float(x), n, min_batch=1) for x, n in zip(logits, names)]
+    shapes = [tuple(t.shape) for t in tensors]
+    known = [s for s in shapes if all(d is not None for d in s)]
+    if known and any(s != known[0] for s in known):
+        raise ValueError(
+            "teacher_a, teacher_b, student_a and student_b must all have the same (batch, classes) shape, "
+            f"got {shapes}"
+        )
+    classes = shapes[0][1]
+    if classes is not None and classes < 2:
+        raise ValueError(f"DISSL needs at least 2 classes (logits' last dimension), got {classes}")
+    if len({dtype_name(t) for t in tensors}) > 1:
+        tensors = [ops.cast(t, "float32") for t in tensors]
+    return tensors
+
+
+def _entropy(p):
+    return -ops.sum(p * ops.log(ops.maximum(p, _LOG_FLOOR)))
+
+
+def _cross_entropy(p, log_q):
+    """``mean_b [ −Σ_c p_bc log q_bc ]``."""
+    return -ops.mean(ops.sum(p * log_q, axis=-1))
+
+
+def dissl_terms(teacher_a, teacher_b, student_a, student_b, teacher_temperature=0.5, student_temperature=1.0):
+    """The three unweighted DISSL terms (see :func:`dissl`).
+
+    Returns:
+        dict with scalars ``distillation`` (CE_dist), ``marginal_entropy`` (H_M) and ``invariance`` (CE_inv).
+    """
+    tau_a = _check_temperature(teacher_temperature, "teacher_temperature")
+    tau = _check_temperature(student_temperature, "student_temperature")
+    t_a, t_b, s_a, s_b = _check_logits((teacher_a, teacher_b, student_a, student_b))
+    teacher = [ops.softmax(t / tau_a, axis=-1) for t in (t_a, t_b)]
+    log_teacher = [ops.log_softmax(t / tau_a, axis=-1) for t in (t_a, t_b)]
+    log_student = [ops.log_softmax(s / tau, axis=-1) for s in (s_a, s_b)]
+    pairs = ((0, 1), (1, 0))  # (v, v'), v ≠ v': same-view pairs are skipped
+    return {
+        "distillation": 0.5 * sum(_cross_entropy(teacher[v], log_student[w]) for v, w in pairs),
+        "marginal_entropy": 0.5 * sum(_entropy(ops.mean(p, axis=0)) for p in teacher),
+        "invariance": 0.5 * sum(_cross_entropy(teacher[v], log_teacher[w]) for v, w in pairs),
+    }
+
+
+def dissl(
+    teacher_a,
+    teacher_b,
+    student_a,
+    student_b,
+    marginal_weight=2.3,
+    invariance_weight=0.8,
+    teacher_temperature=0.5,
+    student_temperature=1.0,
+):
+    """DISSL loss, exactly as the official ``issl/losses/dissl.py`` computes it (two views, no multi-crop).
+
+    The teacher ``t(·|z) = softmax(g_T(z)/τ_a)`` and the student ``log s(·|z) = log_softmax(g_S(z)/τ)`` are
+    taken from the logits ``g_T(z)``, ``g_S(z)`` of each view ``v ∈ {a, b}``, cast to float32 first (also under
+    mixed precision; float64 stays float64)::
+
+        H_M     = mean_v H( mean_b t(·|z_b^v) )                                     (maximality)
+        CE_inv  = mean_{v≠v'} mean_b [ −Σ_c t(c|z_b^v) log t(c|z_b^{v'}) ]          (invariance + determinism)
+        CE_dist = mean_{v≠v'} mean_b [ −Σ_c t(c|z_b^v) log s(c|z_b^{v'}) ]          (distillation)
+        L       = CE_dist − λ · H_M + β · CE_inv
+
+    No stop-gradient, EMA or centring: the teacher receives gradients from all three terms, the student only
+    from ``CE_dist``. Because ``CE_dist = KL[t‖s] + H[t]``, the effective determinism weight is ``1 + β``; the
+    official code's theory asks for ``λ ≥ 1 + β``. Defaults: ``λ = 2.3``, ``β = 0.8`` (TinyImageNet; ImageNet
+    used ``β = 0.6``), ``τ_a = 0.5``, ``τ = 1``. Bounds: ``L ≥ −λ log C``; all-zero logits give
+    ``(1 + β − λ) log C``. Spec: ``objectives.md`` B3; part C properties 29-34.
+
+    Args:
+        teacher_a, teacher_b: teacher logits of the two views, shape ``(batch, C)``.
+        student_a, student_b: student logits of the two views, shape ``(batch, C)``.
+        marginal_weight: λ, weight of the marginal entropy ``H_M`` (subtracted).
+        invariance_weight: β, weight of ``CE_inv``.
+        teacher_temperature: τ_a of the teacher softmax.
+        student_temperature: τ of the student log-softmax.
+
+    Returns:
+        Scalar loss tensor.
+
+    Example:
+        >>> import numpy as np
+        >>> z = np.zeros((4, 3))
+        >>> round(float(dissl(z, z, z, z)), 6)  # (1 + 0.8 − 2.3) log 3
+        -0.549306
+    """
+    terms = dissl_terms(teacher_a, teacher_b, student_a, student_b, teacher_temperature, student_temperature)
+    return terms["distillation"] - marginal_weight * terms["marginal_entropy"] + invariance_weight * terms["invariance"]
+
+
+def split_views(logits, name="logits"):
+    """Split view-major ``(2B, C)`` logits (view 1's ``B`` rows, then view 2's) into the two ``(B, C)`` views."""
+    logits = check_embeddings(as_float(logits), name, min_batch=2)
+    rows = logits.shape[0]
+    if rows is not None and rows % 2:
+        raise ValueError(
+            f"{name} must hold the two views' rows stacked view-major (2B rows), got an odd number of rows ({rows})"
+        )
+    half = ops.shape(logits)[0] // 2
+    return logits[:half], logits[half:]
+
+
+@keras.saving.register_keras_serializable(package="kspectral")
+class DISSLLoss(keras.losses.Loss):
+    """Keras loss wrapping :func:`dissl`: ``DISSLLoss()(teacher_logits, student_logits)``.
+
+    Keras' ``(y_true, y_pred)`` positions take the teacher's and the student's logits, each of shape
+    ``(2B, C)``: the two views concatenated view-major (rows ``0..B−1`` are view 1, rows ``B..2B−1`` view 2,
+    in the same sample order), as ``g_T(cat[z_1, z_2])`` and ``g_S(cat[z_1, z_2])`` produce them. Returns the
+    scalar DISSL loss.
+
+    Example:
+        >>> loss = DISSLLoss(marginal_weight=2.3, invariance_weight=0.6)
+        >>> DISSLLoss.from_config(loss.get_config()).invariance_weight
+        0.6
+    """
+
+    def __init__(
+        self,
+        marginal_weight=2.3,
+        invariance_weight=0.8,
+        teacher_temperature=0.5,
+        student_temperature=1.0,
+        name="dissl",
+        reduction="sum_over_batch_size",
+        dtype=None,
+    ):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.marginal_weight = float(marginal_weight)
+        self.invariance_weight = float(invariance_weight)
+        self.teacher_temperature = _check_temperature(teacher_temperature, "teacher_temperature")
+        self.student_temperature = _check_temperature(student_temperature, "student_temperature")
+
+    def call(self, teacher_logits, student_logits):
+        t_a, t_b = split_views(teacher_logits, "teacher_logits")
+        s_a, s_b = split_views(student_logits, "student_logits")
+        return dissl(
+            t_a, t_b, s_a, s_b,
+            self.marginal_weight, self.invariance_weight, self.teacher_temperature, self.student_temperature,
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            marginal_weight=self.marginal_weight,
+            invariance_weight=self.invariance_weight,
+            teacher_temperature=self.teacher_temperature,
+            student_temperature=self.student_temperature,
+        )
+        return config
