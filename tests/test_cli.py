@@ -171,3 +171,41 @@ def test_console_script_exit_code_and_no_traceback(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("kspectral: error: unknown method 'nope'; choose one of: ")
+
+
+def test_spectral_command_default(capsys, tmp_path):
+    code, out, _ = run_cli(["spectral", "--out", str(tmp_path)], capsys)
+    assert code == 0
+    assert "raw pixels" in out and "LaplacianEigenmaps (vicreg, nonparametric)" in out
+    summary = json.loads((tmp_path / "spectral.json").read_text())
+    assert summary["regime"] == "nonparametric" and summary["dim"] == 16
+    row = summary["probes"]["LaplacianEigenmaps (vicreg, nonparametric)"]
+    assert row["linear_top1"] > 0.9 and row["knn_top1"] > 0.9  # the kNN graph of digits is well aligned
+
+
+@pytest.mark.parametrize(
+    "args,estimator",
+    [
+        (["--method", "barlow_twins", "--graph", "pairs", "--dim", "8"], "LinearBarlowTwins (barlow_twins, linear)"),
+        (["--method", "spectral_contrastive", "--graph", "labels"], "LinearSpectralContrastive"),
+        (["--method", "dissl", "--graph", "knn:15", "--dim", "9"], "SpectralClustering (dissl, nonparametric)"),
+    ],
+)
+def test_spectral_command_methods_and_graphs(args, estimator, capsys):
+    code, out, _ = run_cli(["spectral", *args], capsys)
+    assert code == 0 and estimator in out
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--graph", "labels", "--regime", "nonparametric"], "use --regime linear"),
+        (["--graph", "triangles"], "unknown graph 'triangles'; choose one of: knn:K, labels, pairs, augment"),
+        (["--regime", "kernel"], "unknown regime 'kernel'"),
+        (["--method", "byol"], "unknown method 'byol'"),
+        (["--graph", "labels", "--dim", "65"], "exceeds the 64 input features"),
+    ],
+)
+def test_spectral_command_bad_input(args, message, capsys):
+    code, _, err = run_cli(["spectral", *args], capsys)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1

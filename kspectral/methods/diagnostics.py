@@ -13,18 +13,14 @@ from __future__ import annotations
 
 from keras import ops
 
-from kspectral.objectives._common import as_float, off_diagonal_square_sum
+from kspectral.objectives._common import as_float, l2_normalize, off_diagonal_square_sum
 
 DIAGNOSTICS = ("embedding_std", "rankme", "sample_contrastive", "dimension_contrastive")
 
 
-def _l2_normalize(z, axis):
-    return z / ops.sqrt(ops.maximum(ops.sum(ops.square(z), axis=axis, keepdims=True), 1e-12))
-
-
 def embedding_std(z):
     """Mean over dimensions of the batch std of the L2-normalised embeddings."""
-    return ops.mean(ops.std(_l2_normalize(as_float(z), axis=1), axis=0))
+    return ops.mean(ops.std(l2_normalize(as_float(z), axis=1), axis=0))
 
 
 def rankme(z, eps=1e-7):
@@ -36,7 +32,7 @@ def rankme(z, eps=1e-7):
 
 def mean_sample_similarity(z):
     """``L_c / (N(N−1))`` of the L2-normalised rows: mean squared cosine between distinct samples."""
-    zn = _l2_normalize(as_float(z), axis=1)
+    zn = l2_normalize(as_float(z), axis=1)
     n = ops.cast(ops.shape(zn)[0], zn.dtype)
     return off_diagonal_square_sum(ops.matmul(zn, ops.transpose(zn))) / ops.maximum(n * (n - 1.0), 1.0)
 
@@ -45,7 +41,7 @@ def mean_dimension_correlation(z):
     """``L_nc / (M(M−1))`` of the centred, unit-norm columns: mean squared correlation between dimensions."""
     z = as_float(z)
     zc = z - ops.mean(z, axis=0, keepdims=True)
-    zn = _l2_normalize(zc, axis=0)
+    zn = l2_normalize(zc, axis=0)
     m = ops.cast(ops.shape(zn)[1], zn.dtype)
     return off_diagonal_square_sum(ops.matmul(ops.transpose(zn), zn)) / ops.maximum(m * (m - 1.0), 1.0)
 

@@ -59,3 +59,57 @@ def off_diagonal_square_sum(m):
 def batch_size(z):
     """Number of rows of ``z`` as a float scalar of ``z``'s dtype (works with dynamic shapes)."""
     return ops.cast(ops.shape(z)[0], z.dtype)
+
+
+def check_positive(value, name):
+    """``value`` as a positive finite float; tensors pass through unchecked (their value is not known here)."""
+    if hasattr(value, "shape") and getattr(value, "shape", ()) != ():
+        return value
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        if hasattr(value, "dtype"):
+            return value
+        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
+    if not number > 0.0 or number == float("inf"):
+        raise ValueError(f"{name} must be a positive finite number, got {value}")
+    return number
+
+
+def l2_normalize(z, axis=-1, epsilon=1e-12):
+    """Guarded L2 normalisation ``z / max(‖z‖, √epsilon)`` along ``axis``: finite, with finite gradients, at 0."""
+    squared = ops.sum(ops.square(z), axis=axis, keepdims=True)
+    return z * ops.rsqrt(ops.maximum(squared, epsilon))
+
+
+def split_views(z, name="z"):
+    """Split a view-major ``(2B, dim)`` matrix (view 1's ``B`` rows, then view 2's) into its two ``(B, dim)`` views."""
+    z = check_embeddings(as_float(z), name, min_batch=2)
+    rows = z.shape[0]
+    if rows is not None and rows % 2:
+        raise ValueError(f"{name} must stack the two views' rows view-major (2B rows), got an odd number ({rows})")
+    half = ops.shape(z)[0] // 2
+    return z[:half], z[half:]
+
+
+class ObjectiveLoss(keras.losses.Loss):
+    """A Keras loss defined by a pure objective function and its hyper-parameters.
+
+    Subclasses set :attr:`objective` (a function of the two inputs and keyword hyper-parameters) and call
+    ``super().__init__(name, reduction, dtype, **hyper_parameters)``; the hyper-parameters become attributes,
+    are passed to the function on every call and are saved by :meth:`get_config`.
+    """
+
+    objective = None
+
+    def __init__(self, name, reduction="sum_over_batch_size", dtype=None, **hyper_parameters):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self._hyper_parameters = dict(hyper_parameters)
+        for key, value in self._hyper_parameters.items():
+            setattr(self, key, value)
+
+    def call(self, y_true, y_pred):
+        return type(self).objective(y_true, y_pred, **self._hyper_parameters)
+
+    def get_config(self):
+        return {**super().get_config(), **self._hyper_parameters}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from kspectral.objectives._common import batch_size, check_pair, off_diagonal_square_sum
+from kspectral.objectives._common import ObjectiveLoss, batch_size, check_pair, off_diagonal_square_sum
 
 
 def batch_standardize(z, epsilon=1e-5):
@@ -90,7 +90,7 @@ def barlow_twins(z_a, z_b, redundancy_weight=0.0051, epsilon=1e-5):
 
 
 @keras.saving.register_keras_serializable(package="kspectral")
-class BarlowTwinsLoss(keras.losses.Loss):
+class BarlowTwinsLoss(ObjectiveLoss):
     """Keras loss wrapping :func:`barlow_twins`: ``BarlowTwinsLoss()(z_a, z_b)`` returns the scalar loss.
 
     The two views take Keras' ``(y_true, y_pred)`` positions; the loss is symmetric in them.
@@ -101,22 +101,8 @@ class BarlowTwinsLoss(keras.losses.Loss):
         0.005
     """
 
-    def __init__(
-        self,
-        redundancy_weight=0.0051,
-        epsilon=1e-5,
-        name="barlow_twins",
-        reduction="sum_over_batch_size",
-        dtype=None,
-    ):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.redundancy_weight = float(redundancy_weight)
-        self.epsilon = float(epsilon)
+    objective = staticmethod(barlow_twins)
 
-    def call(self, z_a, z_b):
-        return barlow_twins(z_a, z_b, self.redundancy_weight, self.epsilon)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(redundancy_weight=self.redundancy_weight, epsilon=self.epsilon)
-        return config
+    def __init__(self, redundancy_weight=0.0051, epsilon=1e-5, name="barlow_twins", reduction="sum_over_batch_size",
+                 dtype=None):
+        super().__init__(name, reduction, dtype, redundancy_weight=float(redundancy_weight), epsilon=float(epsilon))

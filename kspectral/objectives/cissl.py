@@ -9,8 +9,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from kspectral.objectives._common import check_pair, dtype_name
-from kspectral.objectives.simclr import _check_temperature, _nt_xent, _positive_mask, l2_normalize
+from kspectral.objectives._common import ObjectiveLoss, check_pair, check_positive, dtype_name, l2_normalize, split_views
+from kspectral.objectives.simclr import _nt_xent, _positive_mask
 
 
 def _check_heads(student_a, student_b, teacher_a, teacher_b):
@@ -62,7 +62,7 @@ def cissl(student_a, student_b, teacher_a, teacher_b, temperature=0.07, self_pos
         >>> round(float(cissl(e, e, e, e)), 6)
         0.693148
     """
-    _check_temperature(temperature)
+    check_positive(temperature, "temperature")
     s_a, s_b, t_a, t_b = _check_heads(student_a, student_b, teacher_a, teacher_b)
     s = l2_normalize(ops.concatenate([s_a, s_b], axis=0))
     t = l2_normalize(ops.concatenate([t_a, t_b], axis=0))
@@ -76,18 +76,15 @@ def cissl(student_a, student_b, teacher_a, teacher_b, temperature=0.07, self_pos
     return ops.mean(per_row)
 
 
-def _split_views(z, name):
-    shape = tuple(z.shape)
-    if len(shape) != 2:
-        raise ValueError(f"{name} must be a (2·batch, dim) matrix of both views, got shape {shape}")
-    if shape[0] is not None and shape[0] % 2:
-        raise ValueError(f"{name} must stack the two views (view-major, 2·batch rows), got {shape[0]} rows")
-    half = ops.shape(z)[0] // 2
-    return z[:half], z[half:]
+def cissl_stacked(teacher, student, temperature=0.07):
+    """:func:`cissl` on view-major ``(2B, dim)`` teacher and student outputs (the layout of :class:`CISSLLoss`)."""
+    teacher_a, teacher_b = split_views(teacher, "teacher")
+    student_a, student_b = split_views(student, "student")
+    return cissl(student_a, student_b, teacher_a, teacher_b, temperature)
 
 
 @keras.saving.register_keras_serializable(package="kspectral")
-class CISSLLoss(keras.losses.Loss):
+class CISSLLoss(ObjectiveLoss):
     """Keras loss wrapping :func:`cissl`: ``CISSLLoss()(teacher, student)``.
 
     Keras' ``(y_true, y_pred)`` are ``(teacher, student)``: each the outputs of one head for both views,
@@ -100,20 +97,10 @@ class CISSLLoss(keras.losses.Loss):
         0.1
     """
 
+    objective = staticmethod(cissl_stacked)
+
     def __init__(self, temperature=0.07, name="cissl", reduction="sum_over_batch_size", dtype=None):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-        _check_temperature(float(temperature))
-        self.temperature = float(temperature)
-
-    def call(self, teacher, student):
-        teacher_a, teacher_b = _split_views(ops.convert_to_tensor(teacher), "teacher")
-        student_a, student_b = _split_views(ops.convert_to_tensor(student), "student")
-        return cissl(student_a, student_b, teacher_a, teacher_b, self.temperature)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(temperature=self.temperature)
-        return config
+        super().__init__(name, reduction, dtype, temperature=check_positive(temperature, "temperature"))
 
 
 __all__ = ["CISSLLoss", "cissl"]

@@ -11,19 +11,9 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from kspectral.objectives._common import as_float, check_embeddings, dtype_name
+from kspectral.objectives._common import ObjectiveLoss, as_float, check_embeddings, check_positive, dtype_name, split_views
 
 _LOG_FLOOR = 1e-30  # p·log(max(p, floor)) is 0 at p = 0 with a finite gradient (a normal number in float32)
-
-
-def _check_temperature(value, name):
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
-    if not value > 0.0 or value == float("inf"):
-        raise ValueError(f"{name} must be a positive finite number, got {value}")
-    return value
 
 
 def _check_logits(logits):
@@ -59,8 +49,8 @@ def dissl_terms(teacher_a, teacher_b, student_a, student_b, teacher_temperature=
     Returns:
         dict with scalars ``distillation`` (CE_dist), ``marginal_entropy`` (H_M) and ``invariance`` (CE_inv).
     """
-    tau_a = _check_temperature(teacher_temperature, "teacher_temperature")
-    tau = _check_temperature(student_temperature, "student_temperature")
+    tau_a = check_positive(teacher_temperature, "teacher_temperature")
+    tau = check_positive(student_temperature, "student_temperature")
     t_a, t_b, s_a, s_b = _check_logits((teacher_a, teacher_b, student_a, student_b))
     teacher = [ops.softmax(t / tau_a, axis=-1) for t in (t_a, t_b)]
     log_teacher = [ops.log_softmax(t / tau_a, axis=-1) for t in (t_a, t_b)]
@@ -121,20 +111,16 @@ def dissl(
     return terms["distillation"] - marginal_weight * terms["marginal_entropy"] + invariance_weight * terms["invariance"]
 
 
-def split_views(logits, name="logits"):
-    """Split view-major ``(2B, C)`` logits (view 1's ``B`` rows, then view 2's) into the two ``(B, C)`` views."""
-    logits = check_embeddings(as_float(logits), name, min_batch=2)
-    rows = logits.shape[0]
-    if rows is not None and rows % 2:
-        raise ValueError(
-            f"{name} must hold the two views' rows stacked view-major (2B rows), got an odd number of rows ({rows})"
-        )
-    half = ops.shape(logits)[0] // 2
-    return logits[:half], logits[half:]
+def dissl_stacked(teacher_logits, student_logits, marginal_weight=2.3, invariance_weight=0.8,
+                  teacher_temperature=0.5, student_temperature=1.0):
+    """:func:`dissl` on view-major ``(2B, C)`` teacher and student logits (the layout of :class:`DISSLLoss`)."""
+    t_a, t_b = split_views(teacher_logits, "teacher_logits")
+    s_a, s_b = split_views(student_logits, "student_logits")
+    return dissl(t_a, t_b, s_a, s_b, marginal_weight, invariance_weight, teacher_temperature, student_temperature)
 
 
 @keras.saving.register_keras_serializable(package="kspectral")
-class DISSLLoss(keras.losses.Loss):
+class DISSLLoss(ObjectiveLoss):
     """Keras loss wrapping :func:`dissl`: ``DISSLLoss()(teacher_logits, student_logits)``.
 
     Keras' ``(y_true, y_pred)`` positions take the teacher's and the student's logits, each of shape
@@ -148,36 +134,11 @@ class DISSLLoss(keras.losses.Loss):
         0.6
     """
 
-    def __init__(
-        self,
-        marginal_weight=2.3,
-        invariance_weight=0.8,
-        teacher_temperature=0.5,
-        student_temperature=1.0,
-        name="dissl",
-        reduction="sum_over_batch_size",
-        dtype=None,
-    ):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.marginal_weight = float(marginal_weight)
-        self.invariance_weight = float(invariance_weight)
-        self.teacher_temperature = _check_temperature(teacher_temperature, "teacher_temperature")
-        self.student_temperature = _check_temperature(student_temperature, "student_temperature")
+    objective = staticmethod(dissl_stacked)
 
-    def call(self, teacher_logits, student_logits):
-        t_a, t_b = split_views(teacher_logits, "teacher_logits")
-        s_a, s_b = split_views(student_logits, "student_logits")
-        return dissl(
-            t_a, t_b, s_a, s_b,
-            self.marginal_weight, self.invariance_weight, self.teacher_temperature, self.student_temperature,
-        )
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            marginal_weight=self.marginal_weight,
-            invariance_weight=self.invariance_weight,
-            teacher_temperature=self.teacher_temperature,
-            student_temperature=self.student_temperature,
-        )
-        return config
+    def __init__(self, marginal_weight=2.3, invariance_weight=0.8, teacher_temperature=0.5, student_temperature=1.0,
+                 name="dissl", reduction="sum_over_batch_size", dtype=None):
+        super().__init__(name, reduction, dtype, marginal_weight=float(marginal_weight),
+                         invariance_weight=float(invariance_weight),
+                         teacher_temperature=check_positive(teacher_temperature, "teacher_temperature"),
+                         student_temperature=check_positive(student_temperature, "student_temperature"))

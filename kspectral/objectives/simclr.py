@@ -21,21 +21,12 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from kspectral.objectives._common import check_pair
+from kspectral.objectives._common import ObjectiveLoss, check_pair, check_positive, l2_normalize
 
 #: Logit given to excluded columns (self, and the positive for DCL); ``exp`` of it underflows to 0.
 _EXCLUDED_LOGIT = -1e9
 #: Clamp on squared norms before dividing by them.
 _EPSILON = 1e-12
-
-
-def l2_normalize(z, axis=-1, epsilon=_EPSILON):
-    """Guarded L2 normalisation: ``z / max(‖z‖, sqrt(epsilon))`` along ``axis``.
-
-    Unlike ``z / ‖z‖`` this is finite, with finite gradients, at ``z = 0`` (it returns 0 there).
-    """
-    squared = ops.sum(ops.square(z), axis=axis, keepdims=True)
-    return z * ops.rsqrt(ops.maximum(squared, epsilon))
 
 
 def center_dimensions(z):
@@ -54,11 +45,6 @@ def standardize_dimensions(z, epsilon=_EPSILON):
     n = ops.cast(shape[0], z.dtype)
     m = ops.cast(shape[1], z.dtype)
     return l2_normalize(center_dimensions(z), axis=0, epsilon=epsilon) * ops.sqrt(n / m)
-
-
-def _check_temperature(temperature):
-    if isinstance(temperature, (int, float)) and not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
 
 
 def _positive_mask(n):
@@ -107,7 +93,7 @@ def _similarities(z_a, z_b, normalization):
 
 
 def _contrastive(z_a, z_b, temperature, negatives, positive_in_denominator, normalization="cosine"):
-    _check_temperature(temperature)
+    check_positive(temperature, "temperature")
     z_a, z_b = check_pair(z_a, z_b)
     sim = _similarities(z_a, z_b, normalization)
     return _nt_xent(sim, temperature, negatives, positive_in_denominator)
@@ -170,7 +156,7 @@ def simclr_official(z_a, z_b, temperature=0.1):
         >>> round(float(simclr_official(eye, eye, temperature=0.5)), 6)
         0.47909
     """
-    _check_temperature(temperature)
+    check_positive(temperature, "temperature")
     z_a, z_b = check_pair(z_a, z_b)
     h1, h2 = l2_normalize(z_a), l2_normalize(z_b)
     b = ops.shape(h1)[0]
@@ -375,8 +361,18 @@ def _check_variant(variant, variants, cls):
     return variant
 
 
+def simclr_variant(z_a, z_b, temperature=0.1, variant="plain"):
+    """The SimCLR-family loss named by ``variant`` (a key of :data:`SIMCLR_VARIANTS`)."""
+    return SIMCLR_VARIANTS[_check_variant(variant, SIMCLR_VARIANTS, "SimCLR")](z_a, z_b, temperature)
+
+
+def dcl_variant(z_a, z_b, temperature=0.1, variant="plain"):
+    """The DCL-family loss named by ``variant`` (a key of :data:`DCL_VARIANTS`)."""
+    return DCL_VARIANTS[_check_variant(variant, DCL_VARIANTS, "DCL")](z_a, z_b, temperature)
+
+
 @keras.saving.register_keras_serializable(package="kspectral")
-class SimCLRLoss(keras.losses.Loss):
+class SimCLRLoss(ObjectiveLoss):
     """Keras loss wrapping the SimCLR family: ``SimCLRLoss()(z_a, z_b)`` returns the scalar loss.
 
     ``variant`` picks the function: ``"plain"`` → :func:`simclr`, ``"abs"`` → :func:`simclr_abs`,
@@ -391,30 +387,15 @@ class SimCLRLoss(keras.losses.Loss):
         'abs'
     """
 
-    def __init__(
-        self,
-        temperature=0.1,
-        variant="plain",
-        name="simclr",
-        reduction="sum_over_batch_size",
-        dtype=None,
-    ):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-        _check_temperature(float(temperature))
-        self.temperature = float(temperature)
-        self.variant = _check_variant(variant, SIMCLR_VARIANTS, "SimCLRLoss")
+    objective = staticmethod(simclr_variant)
 
-    def call(self, z_a, z_b):
-        return SIMCLR_VARIANTS[self.variant](z_a, z_b, self.temperature)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(temperature=self.temperature, variant=self.variant)
-        return config
+    def __init__(self, temperature=0.1, variant="plain", name="simclr", reduction="sum_over_batch_size", dtype=None):
+        super().__init__(name, reduction, dtype, temperature=check_positive(temperature, "temperature"),
+                         variant=_check_variant(variant, SIMCLR_VARIANTS, "SimCLRLoss"))
 
 
 @keras.saving.register_keras_serializable(package="kspectral")
-class DCLLoss(keras.losses.Loss):
+class DCLLoss(ObjectiveLoss):
     """Keras loss wrapping the DCL family: ``"plain"`` → :func:`dcl`, ``"abs"`` → :func:`dcl_abs`,
     ``"sq"`` → :func:`dcl_sq`. The two views take Keras' ``(y_true, y_pred)`` positions (symmetric).
 
@@ -424,26 +405,11 @@ class DCLLoss(keras.losses.Loss):
         0.2
     """
 
-    def __init__(
-        self,
-        temperature=0.1,
-        variant="plain",
-        name="dcl",
-        reduction="sum_over_batch_size",
-        dtype=None,
-    ):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-        _check_temperature(float(temperature))
-        self.temperature = float(temperature)
-        self.variant = _check_variant(variant, DCL_VARIANTS, "DCLLoss")
+    objective = staticmethod(dcl_variant)
 
-    def call(self, z_a, z_b):
-        return DCL_VARIANTS[self.variant](z_a, z_b, self.temperature)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(temperature=self.temperature, variant=self.variant)
-        return config
+    def __init__(self, temperature=0.1, variant="plain", name="dcl", reduction="sum_over_batch_size", dtype=None):
+        super().__init__(name, reduction, dtype, temperature=check_positive(temperature, "temperature"),
+                         variant=_check_variant(variant, DCL_VARIANTS, "DCLLoss"))
 
 
 __all__ = [

@@ -9,14 +9,9 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from kspectral.objectives._common import batch_size, check_pair, off_diagonal_square_sum
+from kspectral.objectives._common import ObjectiveLoss, batch_size, check_pair, check_positive, off_diagonal_square_sum
 
 _EPSILON = 1e-12
-
-
-def _check_mu(mu):
-    if isinstance(mu, (int, float)) and not mu > 0:
-        raise ValueError(f"mu must be > 0, got {mu}")
 
 
 def project_to_ball(z, radius, epsilon=_EPSILON):
@@ -63,7 +58,7 @@ def spectral_contrastive(z_a, z_b, mu=1.0):
         >>> round(float(spectral_contrastive(a, b)), 6)  # −2·(0.6 + 0.5)/2 + (0² + 0.4²)/2
         -1.02
     """
-    _check_mu(mu)
+    check_positive(mu, "mu")
     z_a, z_b = check_pair(z_a, z_b)
     radius = ops.sqrt(ops.cast(mu, z_a.dtype))
     a, b = project_to_ball(z_a, radius), project_to_ball(z_b, radius)
@@ -74,7 +69,7 @@ def spectral_contrastive(z_a, z_b, mu=1.0):
 
 
 @keras.saving.register_keras_serializable(package="kspectral")
-class SpectralContrastiveLoss(keras.losses.Loss):
+class SpectralContrastiveLoss(ObjectiveLoss):
     """Keras loss wrapping :func:`spectral_contrastive`: ``SpectralContrastiveLoss()(z_a, z_b)``.
 
     The two views take Keras' ``(y_true, y_pred)`` positions; the loss is symmetric in them.
@@ -85,18 +80,10 @@ class SpectralContrastiveLoss(keras.losses.Loss):
         2.0
     """
 
+    objective = staticmethod(spectral_contrastive)
+
     def __init__(self, mu=1.0, name="spectral_contrastive", reduction="sum_over_batch_size", dtype=None):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-        _check_mu(float(mu))
-        self.mu = float(mu)
-
-    def call(self, z_a, z_b):
-        return spectral_contrastive(z_a, z_b, self.mu)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(mu=self.mu)
-        return config
+        super().__init__(name, reduction, dtype, mu=check_positive(mu, "mu"))
 
 
 __all__ = ["SpectralContrastiveLoss", "project_to_ball", "spectral_contrastive"]

@@ -26,25 +26,10 @@ import math
 import keras
 from keras import ops
 
-from kspectral.objectives._common import as_float, check_embeddings, check_pair
+from kspectral.objectives._common import ObjectiveLoss, as_float, check_embeddings, check_pair, check_positive, l2_normalize
 
 DEFAULT_EPSILON = math.sqrt(0.2)
 """ε of EMP-SSL's released code (``ε² = 0.2``) [unverified]; MCR² used ``ε² = 0.5``."""
-
-
-def _check_epsilon(epsilon):
-    try:
-        epsilon = float(epsilon)
-    except (TypeError, ValueError):
-        raise ValueError(f"epsilon must be a positive number, got {epsilon!r}") from None
-    if not epsilon > 0.0 or epsilon == float("inf"):
-        raise ValueError(f"epsilon must be a positive finite number, got {epsilon}")
-    return epsilon
-
-
-def l2_normalize(z, epsilon=1e-12):
-    """Rows of ``z`` scaled to unit L2 norm (rows of norm below ``√epsilon`` are divided by ``√epsilon``)."""
-    return z / ops.sqrt(ops.maximum(ops.sum(ops.square(z), axis=1, keepdims=True), epsilon))
 
 
 def _coding_rate(z, epsilon):
@@ -85,7 +70,7 @@ def coding_rate(z, epsilon=DEFAULT_EPSILON, normalize=True):
         3.583519
     """
     z = check_embeddings(as_float(z), "z", min_batch=1)
-    epsilon = _check_epsilon(epsilon)
+    epsilon = check_positive(epsilon, "epsilon")
     if normalize:
         z = l2_normalize(z)
     return _coding_rate(z, epsilon)
@@ -98,7 +83,7 @@ def tcr_terms(z_a, z_b, epsilon=DEFAULT_EPSILON):
         dict with scalars ``coding_rate = (R(ẑ_a) + R(ẑ_b)) / 2`` (to maximise) and
         ``invariance = mean_i (1 − cos(z_a,i, z_b,i))`` (to minimise).
     """
-    epsilon = _check_epsilon(epsilon)
+    epsilon = check_positive(epsilon, "epsilon")
     z_a, z_b = check_pair(z_a, z_b)
     za, zb = l2_normalize(z_a), l2_normalize(z_b)
     return {
@@ -132,28 +117,15 @@ def tcr(z_a, z_b, epsilon=DEFAULT_EPSILON, invariance_weight=200.0):
 
 
 @keras.saving.register_keras_serializable(package="kspectral")
-class TCRLoss(keras.losses.Loss):
+class TCRLoss(ObjectiveLoss):
     """Keras loss wrapping :func:`tcr`: ``TCRLoss()(z_a, z_b)`` returns the scalar loss.
 
     The two views take Keras' ``(y_true, y_pred)`` positions; the loss is symmetric in them.
     """
 
-    def __init__(
-        self,
-        epsilon=DEFAULT_EPSILON,
-        invariance_weight=200.0,
-        name="tcr",
-        reduction="sum_over_batch_size",
-        dtype=None,
-    ):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.epsilon = _check_epsilon(epsilon)
-        self.invariance_weight = float(invariance_weight)
+    objective = staticmethod(tcr)
 
-    def call(self, z_a, z_b):
-        return tcr(z_a, z_b, self.epsilon, self.invariance_weight)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(epsilon=self.epsilon, invariance_weight=self.invariance_weight)
-        return config
+    def __init__(self, epsilon=DEFAULT_EPSILON, invariance_weight=200.0, name="tcr", reduction="sum_over_batch_size",
+                 dtype=None):
+        super().__init__(name, reduction, dtype, epsilon=check_positive(epsilon, "epsilon"),
+                         invariance_weight=float(invariance_weight))

@@ -11,10 +11,12 @@ import keras
 from keras import ops
 
 from kspectral.objectives._common import (
+    ObjectiveLoss,
     as_float,
     batch_size,
     check_embeddings,
     check_pair,
+    check_positive,
     off_diagonal_square_sum,
 )
 
@@ -98,7 +100,7 @@ def vicreg(z_a, z_b, invariance_weight=25.0, variance_weight=25.0, covariance_we
 
 
 @keras.saving.register_keras_serializable(package="kspectral")
-class VICRegLoss(keras.losses.Loss):
+class VICRegLoss(ObjectiveLoss):
     """Keras loss wrapping :func:`vicreg`: ``VICRegLoss()(z_a, z_b)`` returns the scalar loss.
 
     The two views take Keras' ``(y_true, y_pred)`` positions; the loss is symmetric in them.
@@ -110,51 +112,18 @@ class VICRegLoss(keras.losses.Loss):
         25.0
     """
 
-    def __init__(
-        self,
-        invariance_weight=25.0,
-        variance_weight=25.0,
-        covariance_weight=1.0,
-        epsilon=1e-4,
-        name="vicreg",
-        reduction="sum_over_batch_size",
-        dtype=None,
-    ):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.invariance_weight = float(invariance_weight)
-        self.variance_weight = float(variance_weight)
-        self.covariance_weight = float(covariance_weight)
-        self.epsilon = float(epsilon)
+    objective = staticmethod(vicreg)
 
-    def call(self, z_a, z_b):
-        return vicreg(
-            z_a, z_b, self.invariance_weight, self.variance_weight, self.covariance_weight, self.epsilon
-        )
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            invariance_weight=self.invariance_weight,
-            variance_weight=self.variance_weight,
-            covariance_weight=self.covariance_weight,
-            epsilon=self.epsilon,
-        )
-        return config
+    def __init__(self, invariance_weight=25.0, variance_weight=25.0, covariance_weight=1.0, epsilon=1e-4,
+                 name="vicreg", reduction="sum_over_batch_size", dtype=None):
+        super().__init__(name, reduction, dtype, invariance_weight=float(invariance_weight),
+                         variance_weight=float(variance_weight), covariance_weight=float(covariance_weight),
+                         epsilon=float(epsilon))
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # VICReg-exp and VICReg-ctr (Garrido et al., ICLR 2023, Eqs. 11-13): the LogSumExp covariance and its transpose.
 # ---------------------------------------------------------------------------------------------------------------
-
-
-def _check_temperature(temperature):
-    try:
-        temperature = float(temperature)
-    except (TypeError, ValueError):
-        raise ValueError(f"temperature must be a positive number, got {temperature!r}") from None
-    if not temperature > 0.0 or temperature != temperature or temperature == float("inf"):
-        raise ValueError(f"temperature must be a positive finite number, got {temperature}")
-    return temperature
 
 
 def _check_min_dim(z, name, minimum=2, what="dimensions"):
@@ -193,11 +162,11 @@ def exp_covariance_term(z, temperature=0.1):
     """
     z = check_embeddings(as_float(z), "z", min_batch=2)
     _check_min_dim(z, "z")
-    return _exp_covariance(z, _check_temperature(temperature))
+    return _exp_covariance(z, check_positive(temperature, "temperature"))
 
 
 def _exp_family_terms(z_a, z_b, temperature, epsilon, transpose, center_dimensions=False):
-    temperature = _check_temperature(temperature)
+    temperature = check_positive(temperature, "temperature")
     z_a, z_b = check_pair(z_a, z_b)
     _check_min_dim(z_a, "z_a")
     terms = {"invariance": invariance_term(z_a, z_b)}
@@ -345,84 +314,35 @@ def vicreg_ctr(
     return _weighted(terms, invariance_weight, variance_weight, covariance_weight)
 
 
-class _VICRegExpFamilyLoss(keras.losses.Loss):
-    _function = None
-
-    def __init__(self, invariance_weight, variance_weight, covariance_weight, temperature, epsilon, name,
-                 reduction, dtype):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.invariance_weight = float(invariance_weight)
-        self.variance_weight = float(variance_weight)
-        self.covariance_weight = float(covariance_weight)
-        self.temperature = _check_temperature(temperature)
-        self.epsilon = float(epsilon)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            invariance_weight=self.invariance_weight,
-            variance_weight=self.variance_weight,
-            covariance_weight=self.covariance_weight,
-            temperature=self.temperature,
-            epsilon=self.epsilon,
-        )
-        return config
-
-
 @keras.saving.register_keras_serializable(package="kspectral")
-class VICRegExpLoss(_VICRegExpFamilyLoss):
+class VICRegExpLoss(ObjectiveLoss):
     """Keras loss wrapping :func:`vicreg_exp`: ``VICRegExpLoss()(z_a, z_b)`` returns the scalar loss.
 
     The two views take Keras' ``(y_true, y_pred)`` positions; the loss is symmetric in them.
     """
 
-    def __init__(
-        self,
-        invariance_weight=25.0,
-        variance_weight=25.0,
-        covariance_weight=1.0,
-        temperature=0.1,
-        epsilon=1e-4,
-        name="vicreg_exp",
-        reduction="sum_over_batch_size",
-        dtype=None,
-    ):
-        super().__init__(invariance_weight, variance_weight, covariance_weight, temperature, epsilon, name,
-                         reduction, dtype)
+    objective = staticmethod(vicreg_exp)
 
-    def call(self, z_a, z_b):
-        return vicreg_exp(z_a, z_b, self.invariance_weight, self.variance_weight, self.covariance_weight,
-                          self.temperature, self.epsilon)
+    def __init__(self, invariance_weight=25.0, variance_weight=25.0, covariance_weight=1.0, temperature=0.1,
+                 epsilon=1e-4, name="vicreg_exp", reduction="sum_over_batch_size", dtype=None):
+        super().__init__(name, reduction, dtype, invariance_weight=float(invariance_weight),
+                         variance_weight=float(variance_weight), covariance_weight=float(covariance_weight),
+                         temperature=check_positive(temperature, "temperature"), epsilon=float(epsilon))
 
 
 @keras.saving.register_keras_serializable(package="kspectral")
-class VICRegCtrLoss(_VICRegExpFamilyLoss):
+class VICRegCtrLoss(ObjectiveLoss):
     """Keras loss wrapping :func:`vicreg_ctr`: ``VICRegCtrLoss()(z_a, z_b)`` returns the scalar loss.
 
     The two views take Keras' ``(y_true, y_pred)`` positions; the loss is symmetric in them.
     """
 
-    def __init__(
-        self,
-        invariance_weight=10.0,
-        variance_weight=25.0,
-        covariance_weight=1.0,
-        temperature=0.1,
-        epsilon=1e-4,
-        center_dimensions=False,
-        name="vicreg_ctr",
-        reduction="sum_over_batch_size",
-        dtype=None,
-    ):
-        super().__init__(invariance_weight, variance_weight, covariance_weight, temperature, epsilon, name,
-                         reduction, dtype)
-        self.center_dimensions = bool(center_dimensions)
+    objective = staticmethod(vicreg_ctr)
 
-    def call(self, z_a, z_b):
-        return vicreg_ctr(z_a, z_b, self.invariance_weight, self.variance_weight, self.covariance_weight,
-                          self.temperature, self.epsilon, self.center_dimensions)
-
-    def get_config(self):
-        config = super().get_config()
-        config["center_dimensions"] = self.center_dimensions
-        return config
+    def __init__(self, invariance_weight=10.0, variance_weight=25.0, covariance_weight=1.0, temperature=0.1,
+                 epsilon=1e-4, center_dimensions=False, name="vicreg_ctr", reduction="sum_over_batch_size",
+                 dtype=None):
+        super().__init__(name, reduction, dtype, invariance_weight=float(invariance_weight),
+                         variance_weight=float(variance_weight), covariance_weight=float(covariance_weight),
+                         temperature=check_positive(temperature, "temperature"), epsilon=float(epsilon),
+                         center_dimensions=bool(center_dimensions))
