@@ -79,10 +79,7 @@ def _import_tensorflow():
 
 
 def _load_recipe(path):
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
+    import tomllib
 
     from kspectral.recipes import find_recipe
 

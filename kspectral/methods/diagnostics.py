@@ -25,7 +25,7 @@ def embedding_std(z):
 
 def rankme(z, eps=1e-7):
     """RankMe effective rank of a ``(batch, dim)`` embedding batch."""
-    s = ops.svd(as_float(z), compute_uv=False)
+    _, s, _ = ops.svd(as_float(z), full_matrices=False)  # compute_uv=False fails in graphs on Keras < 3.6
     p = s / ops.maximum(ops.sum(s), 1e-12) + eps
     return ops.exp(-ops.sum(p * ops.log(p)))
 

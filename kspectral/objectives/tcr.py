@@ -44,7 +44,8 @@ def _coding_rate(z, epsilon):
     else:
         gram = ops.matmul(ops.transpose(z), z)  # M×M
         size = ops.shape(z)[1] if m_static is None else m_static
-    return 0.5 * ops.logdet(ops.eye(size, dtype=z.dtype) + scale * gram)
+    _, logabsdet = ops.slogdet(ops.eye(size, dtype=z.dtype) + scale * gram)  # positive definite: sign = 1
+    return 0.5 * logabsdet
 
 
 def coding_rate(z, epsilon=DEFAULT_EPSILON, normalize=True):
