@@ -1,6 +1,7 @@
 """The kspectral command line and the run workflow behind it."""
 
 import csv
+import re
 import json
 import subprocess
 import sys
@@ -209,3 +210,26 @@ def test_spectral_command_methods_and_graphs(args, estimator, capsys):
 def test_spectral_command_bad_input(args, message, capsys):
     code, _, err = run_cli(["spectral", *args], capsys)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_every_shipped_recipe_validates():
+    import tomllib
+
+    from kspectral.recipes import list_recipes
+
+    paths = list_recipes()
+    assert len(paths) >= 4
+    for path in paths:
+        assert re.fullmatch(r"[a-z_]+_[a-z]+_bs\d+-\d+e_[a-z0-9]+", path.stem), path.stem  # the naming convention
+        values = tomllib.loads(path.read_text())["train"]
+        config = runs.RunConfig.from_dict(values).validate()
+        assert path.stem.startswith(config.method) and f"bs{config.batch_size}-{config.epochs}e" in path.stem
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recipe", ["simclr_mlp_bs256-100e_digits", "dissl_mlp_bs256-100e_digits"])
+def test_recipe_runs(recipe, tmp_path, capsys):
+    code, out, _ = run_cli(["train", "--recipe", recipe, "--epochs", "1", "--out", str(tmp_path / "r")], capsys)
+    assert code == 0 and "encoder" in out
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert config["epochs"] == 1 and config["method"] == recipe.split("_mlp")[0]
