@@ -137,21 +137,28 @@ def _print_table(rows, title):
 
 @app.command()
 def train(
-    method: Optional[str] = typer.Option(None, help="SSL method (see `kspectral methods`). [default: vicreg]"),
-    epochs: Optional[int] = typer.Option(None, min=1, help="Training epochs. [default: 100]"),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=2, help="Pairs per batch. [default: 256]"),
+    method: Optional[str] = typer.Option(None, help="SSL method (see `kspectral methods`).", show_default="vicreg"),
+    epochs: Optional[int] = typer.Option(None, min=1, help="Training epochs.", show_default="100"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=2, help="Pairs per batch.", show_default="256"),
     pairs: Optional[str] = typer.Option(
-        None, help="Positive pairs: augment (two augmentations), knn (kNN-graph edges) or labels. [default: augment]"
+        None, help="Positive pairs: augment (two augmentations), knn (kNN-graph edges) or labels.",
+        show_default="augment",
     ),
     out: Optional[Path] = typer.Option(
-        None, help="Run directory; an interrupted run there resumes. [default: runs/<method>-<dataset>-<pairs>-<time>]"
+        None, help="Run directory; an interrupted run there resumes.",
+        show_default="runs/<method>-<dataset>-<pairs>-<time>",
     ),
-    seed: Optional[int] = typer.Option(None, min=0, help="Random seed. [default: 0]"),
-    projector: Optional[str] = typer.Option(None, help="Projector widths, e.g. 1024-1024-1024."),
-    encoder: Optional[str] = typer.Option(None, help="Built-in encoder: mlp or conv. [default: mlp]"),
-    learning_rate: Optional[float] = typer.Option(None, "--learning-rate", min=0.0, help="AdamW peak learning rate."),
-    knn_k: Optional[int] = typer.Option(None, "--knn-k", min=1, help="Neighbours of the kNN graph (--pairs knn)."),
-    baseline_dim: Optional[int] = typer.Option(None, "--baseline-dim", min=1, help="Dimension of the spectral baseline."),
+    seed: Optional[int] = typer.Option(None, min=0, help="Random seed of split, pairs and initialisation.",
+                                       show_default="0"),
+    projector: Optional[str] = typer.Option(None, help="Projector widths, e.g. 1024-1024-1024 (methods with a projector).",
+                                            show_default="1024-1024-1024"),
+    encoder: Optional[str] = typer.Option(None, help="Built-in encoder: mlp or conv.", show_default="mlp"),
+    learning_rate: Optional[float] = typer.Option(None, "--learning-rate", help="AdamW peak learning rate (> 0).",
+                                                  show_default="0.002"),
+    knn_k: Optional[int] = typer.Option(None, "--knn-k", min=1, help="Neighbours of the kNN graph (--pairs knn).",
+                                        show_default="10"),
+    baseline_dim: Optional[int] = typer.Option(None, "--baseline-dim", min=1, help="Dimension of the spectral baseline.",
+                                               show_default="32"),
     recipe: Optional[str] = typer.Option(
         None, help="Recipe: a TOML file or a shipped recipe name (see `kspectral recipes`); options override it."
     ),
@@ -262,6 +269,9 @@ def main(argv=None):
     Set ``KSPECTRAL_DEBUG=1`` to get the traceback of an error instead.
     """
     command = typer.main.get_command(app)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:  # a bare `kspectral` asks for help: print it and succeed
+        argv = ["--help"]
     if os.environ.get("KSPECTRAL_DEBUG"):
         return command.main(args=argv, prog_name="kspectral")
     try:
@@ -272,13 +282,13 @@ def main(argv=None):
         _error(exc.format_message())
         code = exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
-        print("kspectral: interrupted; checkpoints are kept in the run directory's backup/ "
-              "(train again with the same --out to resume)", file=sys.stderr, flush=True)
+        print("kspectral: interrupted (a training run resumes from its last completed epoch when started again "
+              "with the same --out)", file=sys.stderr, flush=True)
         code = 130
     except CLIError as exc:
         _error(exc)
         code = exc.code
-    except (ValueError, TypeError, FileNotFoundError, ImportError) as exc:
+    except (ValueError, TypeError, OSError, ImportError) as exc:
         _error(exc)
         code = 2
     except (FloatingPointError, RuntimeError) as exc:

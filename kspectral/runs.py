@@ -27,6 +27,16 @@ DEFAULT_PROJECTOR = "1024-1024-1024"
 KNN_PRESETS = ("dino", "instdisc")
 
 
+def method_option_names(method):
+    """The keyword arguments a method class takes besides its encoder and heads (its ``method_options``)."""
+    import inspect
+
+    from kspectral import methods
+
+    params = inspect.signature(methods.get(method).__init__).parameters
+    return [n for n, p in params.items() if n not in ("self", "encoder", "projector") and p.kind is p.POSITIONAL_OR_KEYWORD]
+
+
 @dataclass
 class RunConfig:
     """Everything a training run depends on; written to ``config.json``.
@@ -83,19 +93,22 @@ class RunConfig:
             raise ValueError(f"unknown pairs {self.pairs!r}; choose one of: {', '.join(PAIRS)}")
         if self.knn_preset not in KNN_PRESETS:
             raise ValueError(f"unknown knn_preset {self.knn_preset!r}; choose one of: {', '.join(KNN_PRESETS)}")
+        for name in ("method", "dataset", "encoder", "pairs", "knn_preset", "encoder_widths"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f"{name} must be a string, got {getattr(self, name)!r}")
         for name in ("epochs", "batch_size", "knn_k", "baseline_dim", "baseline_rounds"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < (2 if name == "batch_size" else 1):
                 raise ValueError(f"{name} must be an integer ≥ {2 if name == 'batch_size' else 1}, got {value!r}")
-        if not (isinstance(self.seed, int) and self.seed >= 0):
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
-        for name in ("learning_rate", "weight_decay"):
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
+            raise ValueError(f"seed must be an integer in [0, 2³²), got {self.seed!r}")
+        for name, positive in (("learning_rate", True), ("weight_decay", False), ("test_size", True)):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0 or (
-                name == "learning_rate" and value == 0
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or (
+                value <= 0 if positive else value < 0
             ):
-                raise ValueError(f"{name} must be a {'positive' if name == 'learning_rate' else 'non-negative'} number, got {value!r}")
-        if not 0.0 < self.test_size < 1.0:
+                raise ValueError(f"{name} must be a {'positive' if positive else 'non-negative'} number, got {value!r}")
+        if not self.test_size < 1.0:
             raise ValueError(f"test_size must lie strictly between 0 and 1, got {self.test_size!r}")
         methods.parse_widths(self.encoder_widths)
         uses_projector = methods.get(self.method).uses_projector
@@ -107,6 +120,11 @@ class RunConfig:
             methods.parse_widths(self.projector)
         if not isinstance(self.method_options, dict):
             raise ValueError("method_options must be a table of keyword arguments")
+        allowed = method_option_names(self.method)
+        unknown = sorted(set(self.method_options) - set(allowed))
+        if unknown:
+            raise ValueError(f"unknown method_options for {self.method}: {', '.join(unknown)}; "
+                             f"allowed: {', '.join(allowed)}")
         return self
 
     def to_dict(self):
@@ -132,33 +150,62 @@ class ProbeRow:
     knn: float
 
 
+def probe_dict(rows):
+    """``{name: {"dim", "linear_top1", "knn_top1"}}`` of a probe table (the JSON layout of run files)."""
+    return {r.name: {"dim": r.dim, "linear_top1": r.linear, "knn_top1": r.knn} for r in rows}
+
+
 def default_run_dir(config, root="runs"):
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return Path(root) / f"{config.method}-{config.dataset}-{config.pairs}-{stamp}"
 
 
+#: fields that may differ when an interrupted run is resumed (e.g. a lower learning rate after a divergence)
+RESUMABLE_CHANGES = ("epochs", "learning_rate", "weight_decay")
+
+
 def _prepare_run_dir(out, config):
-    """Create ``out``; refuse a finished run; allow resuming an interrupted run of the same config."""
+    """Create ``out`` and write ``config.json``; return ``(out, resuming)``.
+
+    A finished run (``metrics.json``) is never overwritten. A directory with a ``backup/`` holds an interrupted
+    run: it resumes if the config is the same, except for :data:`RESUMABLE_CHANGES`. A directory without one
+    (a run that failed before its first epoch ended) starts afresh.
+    """
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} exists and is not a directory")
-    previous = out / "config.json"
-    resuming = False
-    if out.exists():
-        if (out / "metrics.json").exists():
-            raise ValueError(f"run directory {out} already holds a finished run; choose another --out")
-        if previous.exists():
-            old = json.loads(previous.read_text())
-            if old != config.to_dict():
-                changed = sorted(k for k in set(old) | set(config.to_dict()) if old.get(k) != config.to_dict().get(k))
-                raise ValueError(
-                    f"run directory {out} holds an interrupted run with another config (differs in: "
-                    f"{', '.join(changed)}); resume it with the same options or choose another --out"
-                )
-            resuming = (out / "backup").exists()
+    resuming = (out / "backup").is_dir()
+    if (out / "metrics.json").exists():
+        raise ValueError(f"run directory {out} already holds a finished run; choose another --out")
+    if resuming and (out / "config.json").exists():
+        old, new = json.loads((out / "config.json").read_text()), config.to_dict()
+        changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in RESUMABLE_CHANGES)
+        if changed:
+            raise ValueError(
+                f"run directory {out} holds an interrupted run with another config (differs in: {', '.join(changed)}); "
+                f"resume it with the same options (only {', '.join(RESUMABLE_CHANGES)} may change) or choose "
+                "another --out"
+            )
     out.mkdir(parents=True, exist_ok=True)
-    previous.write_text(json.dumps(config.to_dict(), indent=2))
+    (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
     return out, resuming
+
+
+def _finite_backup(backup_dir):
+    """Keras ``BackupAndRestore`` that never saves a non-finite epoch and keeps its checkpoint at the end.
+
+    After a divergence the checkpoint is therefore the last epoch whose metrics were finite, and :func:`train`
+    removes it only once the run has finished and been saved.
+    """
+    import keras
+
+    class FiniteBackupAndRestore(keras.callbacks.BackupAndRestore):
+        def on_epoch_end(self, epoch, logs=None):
+            if logs and not all(math.isfinite(float(v)) for v in logs.values()):
+                return
+            super().on_epoch_end(epoch, logs)
+
+    return FiniteBackupAndRestore(str(backup_dir), delete_checkpoint=False)
 
 
 def build_pairs(config, dataset):
@@ -184,10 +231,10 @@ def build_model(config, dataset):
 
     cls = methods.get(config.method)
     encoder = encoders.build_encoder(config.encoder, dataset.image_shape, config.encoder_widths)
+    heads = {"projector": config.projector} if cls.uses_projector else {}
     try:
-        heads = {"projector": config.projector} if cls.uses_projector else {}
         model = cls(encoder=encoder, **heads, **config.method_options)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise ValueError(f"bad method_options for {config.method}: {exc}") from None
     steps = config.epochs * (len(dataset.x_train) // config.batch_size) if config.pairs == "augment" else (
         config.epochs * math.ceil(len(dataset.x_train) / config.batch_size)
@@ -307,16 +354,16 @@ def train(config, out=None, callbacks=(), verbose=0, on_stage=None):
     stage = on_stage or (lambda message: None)
     config.validate()
     started = time.perf_counter()
+    keras.utils.set_random_seed(config.seed)
     dataset = load(config.dataset, test_size=config.test_size, seed=config.seed)
     if config.batch_size > len(dataset.x_train):
         raise ValueError(f"batch_size={config.batch_size} is larger than the {len(dataset.x_train)} training images")
-    out, resuming = _prepare_run_dir(out or default_run_dir(config), config)
-    keras.utils.set_random_seed(config.seed)
-    pairs, _ = build_pairs(config, dataset)
+    pairs, _ = build_pairs(config, dataset)  # everything that can reject the config runs before the run dir exists
     model = build_model(config, dataset)
+    out, resuming = _prepare_run_dir(out or default_run_dir(config), config)
     stage(("resuming" if resuming else "training") + f" {config.method} on {config.dataset} ({config.pairs} pairs)")
     fit_callbacks = [
-        keras.callbacks.BackupAndRestore(str(out / "backup")),
+        _finite_backup(out / "backup"),
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=resuming),
         keras.callbacks.TerminateOnNaN(),
         *callbacks,
@@ -325,11 +372,10 @@ def train(config, out=None, callbacks=(), verbose=0, on_stage=None):
     history = model.fit(pairs, epochs=config.epochs, callbacks=fit_callbacks, verbose=verbose, shuffle=False)
     train_time = time.perf_counter() - train_start
     final = {k: float(v[-1]) for k, v in history.history.items() if v}
-    if not all(math.isfinite(v) for v in final.values()) or model.stop_training:
-        raise FloatingPointError(
-            f"training diverged (non-finite loss); the last good state is kept in {out / 'backup'}: "
-            "lower --learning-rate and train again with the same --out to resume"
-        )
+    if not all(math.isfinite(v) for v in final.values()):
+        kept = (f"the last finite epoch is kept in {out / 'backup'}: train again with the same --out and a lower "
+                "--learning-rate to resume from it") if (out / "backup").is_dir() else "lower --learning-rate"
+        raise FloatingPointError(f"training diverged (non-finite loss); {kept}")
     model.save(out / "model.keras")
     stage("fitting the closed-form spectral baseline")
     baseline, description = spectral_baseline(config, dataset)
@@ -339,7 +385,7 @@ def train(config, out=None, callbacks=(), verbose=0, on_stage=None):
         "method": config.method,
         "dataset": config.dataset,
         "pairs": config.pairs,
-        "probes": {r.name: {"dim": r.dim, "linear_top1": r.linear, "knn_top1": r.knn} for r in rows},
+        "probes": probe_dict(rows),
         "knn_preset": config.knn_preset,
         "spectral_baseline": baseline_summary(config.method, baseline, description, rows[-1].dim),
         "final_train_metrics": final,
@@ -380,8 +426,8 @@ def probe(run_dir, knn_preset=None):
     dataset = load(config.dataset, test_size=config.test_size, seed=config.seed)
     baseline, _ = spectral_baseline(config, dataset)
     rows = probe_table(config, dataset, model, baseline)
-    result = {r.name: {"dim": r.dim, "linear_top1": r.linear, "knn_top1": r.knn} for r in rows}
-    (run_dir / "probe.json").write_text(json.dumps({"knn_preset": config.knn_preset, "probes": result}, indent=2))
+    (run_dir / "probe.json").write_text(json.dumps({"knn_preset": config.knn_preset, "probes": probe_dict(rows)},
+                                                   indent=2))
     return rows
 
 
@@ -445,6 +491,8 @@ def spectral(method="vicreg", graph="knn:10", dim=16, regime="auto", dataset="di
     from kspectral.spectral import graph_report, parse_graph_spec
 
     cls = methods.get(method)
+    if out is not None and Path(out).exists() and not Path(out).is_dir():
+        raise ValueError(f"--out {out} exists and is not a directory")
     if graph not in ("labels", "pairs", "augment"):
         try:
             parse_graph_spec(graph)
@@ -489,7 +537,7 @@ def spectral(method="vicreg", graph="knn:10", dim=16, regime="auto", dataset="di
     rows = [row("raw pixels", xtr, xte), row(f"{type(baseline).__name__} ({method}, {regime})", ftr, fte)]
     summary = baseline_summary(method, baseline, description, rows[-1].dim)
     summary.update(regime=regime, graph_report=str(graph_report(G)), seconds=round(seconds, 2),
-                   probes={r.name: {"dim": r.dim, "linear_top1": r.linear, "knn_top1": r.knn} for r in rows},
+                   probes=probe_dict(rows),
                    knn_preset=knn_preset, method=method, dataset=dataset)
     if out is not None:
         Path(out).mkdir(parents=True, exist_ok=True)

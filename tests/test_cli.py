@@ -146,8 +146,8 @@ def test_interrupted_run_keeps_checkpoints_and_resumes(tmp_path):
         runs.train(config, out=out, callbacks=[Interrupt()])
     assert (out / "backup").is_dir() and (out / "config.json").is_file()
     assert not (out / "metrics.json").exists()
-    with pytest.raises(ValueError, match="another config"):
-        runs.train(runs.RunConfig(epochs=5, batch_size=128, encoder_widths="32", projector="32-32",
+    with pytest.raises(ValueError, match=r"another config \(differs in: encoder_widths\)"):
+        runs.train(runs.RunConfig(epochs=4, batch_size=128, encoder_widths="64", projector="32-32",
                                   baseline_dim=8), out=out)
     result = runs.train(config, out=out)
     assert result.resumed

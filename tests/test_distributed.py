@@ -8,8 +8,12 @@ from pathlib import Path
 SCRIPT = Path(__file__).parent / "scripts" / "replica_equivalence.py"
 
 
-def test_one_device_equals_two_replicas():
-    proc = subprocess.run([sys.executable, str(SCRIPT)], capture_output=True, text=True, timeout=300)
+import pytest
+
+
+@pytest.mark.parametrize("method", ["vicreg", "simclr"])
+def test_one_device_equals_two_replicas(method):
+    proc = subprocess.run([sys.executable, str(SCRIPT), method], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     found = re.search(r"weight_diff=(\S+) moved=(\S+) loss_1=(\S+) loss_2=(\S+)", proc.stdout)
     assert found, proc.stdout

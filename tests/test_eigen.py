@@ -182,14 +182,73 @@ def test_hop_dimension_separates_manifolds_from_feature_graphs():
 
 
 def test_auto_choice_by_graph(monkeypatch):
+    """Past the dense size, ``"auto"`` picks Lanczos on a feature graph and shift-invert on a manifold graph."""
     from sklearn.datasets import make_swiss_roll
 
     rng = np.random.default_rng(0)
-    n = 3000
+    n = 2000
     centers = 0.7 * rng.standard_normal((24, 64))
     feats = centers[rng.integers(24, size=n)] + rng.standard_normal((n, 64))
     G_feat = knn_graph(feats, 10)
     G_roll = knn_graph(make_swiss_roll(n, noise=0.05, random_state=0)[0], 10)
-    # Small graphs go to the dense solver ...
+    assert eigen.connected_components(G_feat)[0] == eigen.connected_components(G_roll)[0] == 1
+    monkeypatch.setattr(eigen, "DENSE_MAX_NODES", 2 * n)
     assert eigen.choose_solver(G_feat, 8) == "dense"
-    assert eigen.choose_solver(_blocks([6, 4]), 8) == "none"  # 1 zero eigenvalue + 4 + 3 = 8: … not "none"
+    monkeypatch.setattr(eigen, "DENSE_MAX_NODES", 500)
+    assert eigen.choose_solver(G_feat, 8) == "lanczos"
+    assert eigen.choose_solver(G_roll, 8) == "shift_invert"
+    assert eigen.choose_solver(G_roll, n // 3) == "dense"  # a third of the spectrum: dense
+    # ... and the answers agree with the other iterative solver's.
+    for G, other in ((G_feat, "shift_invert"), (G_roll, "lanczos")):
+        vals, U = laplacian_eigenvectors(G, 8)
+        ref_vals, ref_U = laplacian_eigenvectors(G, 8, solver=other)
+        np.testing.assert_allclose(vals, ref_vals, atol=1e-8)
+        assert principal_angle_cosines(U, ref_U).min() > 0.999999
+
+
+def test_choose_solver_without_an_eigensolver():
+    G = _blocks([6, 5, 4, 3], seed=7)
+    assert eigen.choose_solver(G, 3) == "none"  # three centred indicators
+    assert eigen.choose_solver(G, 4) == "dense"
+
+
+def test_many_components():
+    """2 000 components (pairs, triangles and isolated nodes): indicators first, then the smallest λ's."""
+    rng = np.random.default_rng(8)
+    pairs = np.arange(0, 1200, 2)
+    tri = 1200 + 3 * np.arange(400)
+    i = np.concatenate([pairs, tri, tri + 1, tri])
+    j = np.concatenate([pairs + 1, tri + 1, tri + 2, tri + 2])
+    n = 1200 + 1200 + 300  # 300 isolated nodes
+    w = rng.uniform(0.5, 2.0, i.size)
+    G = graph_from_pairs(i, j, n, weights=w)
+    n_comp = eigen.connected_components(G)[0]
+    assert n_comp == 600 + 400 + 300
+    k = n_comp + 20
+    vals, U = laplacian_eigenvectors(G, k)
+    assert np.all(vals[: n_comp - 1] == 0) and np.all(vals[n_comp - 1 :] > 0)
+    all_vals = np.sort(np.concatenate([2 * w[: 600], *[
+        sla.eigh(laplacian(G[np.ix_(t, t)]).toarray(), eigvals_only=True)[1:]
+        for t in (np.arange(s, s + 3) for s in tri)
+    ]]))
+    np.testing.assert_allclose(vals[n_comp - 1 :], all_vals[:21], rtol=1e-10)
+    np.testing.assert_allclose(U.T @ U, np.eye(k), atol=1e-8)
+    L = laplacian(G)
+    assert np.abs(L @ U - U * vals).max() < 1e-8
+
+
+def test_agrees_with_sklearn_spectral_embedding():
+    from sklearn.manifold import spectral_embedding
+
+    rng = np.random.default_rng(9)
+    centers = 0.7 * rng.standard_normal((10, 32))
+    X = centers[rng.integers(10, size=1500)] + rng.standard_normal((1500, 32))
+    G = knn_graph(X, 10)
+    assert eigen.connected_components(G)[0] == 1
+    K = 8
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = spectral_embedding(G, n_components=K + 1, norm_laplacian=False, drop_first=True, random_state=0)
+    for solver in ("auto", "lanczos", "shift_invert"):
+        Z = laplacian_eigenmaps(G, K, solver=solver)
+        assert principal_angle_cosines(Z, ref).min() > 0.999

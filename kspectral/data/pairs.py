@@ -34,18 +34,25 @@ def _check_batch(batch_size, n):
     return batch_size
 
 
-def augmented_pairs(x, augmenter, batch_size=256, *, shuffle=True, seed=0, drop_remainder=True):
+def augmented_pairs(x, augmenter, batch_size=256, *, shuffle=True, seed=0, drop_remainder=True,
+                    deterministic=True):
     """Batches of two augmented views of the same samples.
 
     Each pass reshuffles the samples and draws new augmentations, so every epoch sees new pairs.
+
+    Keras' random layers draw from a stateful seed generator: mapped in parallel, the batches would race for
+    it and a seed would not reproduce a run. With ``deterministic=True`` (the default) batches are augmented one
+    after the other (the augmentation is vectorised over the batch and prefetched, so this rarely limits
+    training); ``deterministic=False`` maps in parallel for throughput, at the cost of reproducibility.
 
     Args:
         x: samples, shape ``(N, ...)``.
         augmenter: a callable Keras layer/model applied as ``augmenter(batch, training=True)``.
         batch_size: samples per batch (``2 ≤ batch_size ≤ N``).
         shuffle: reshuffle the samples every pass.
-        seed: shuffling seed.
+        seed: shuffling seed (the augmentations follow ``keras.utils.set_random_seed``).
         drop_remainder: drop the last incomplete batch (batch statistics need full batches).
+        deterministic: augment batches sequentially, so that a seed reproduces the pairs.
 
     Returns:
         ``tf.data.Dataset`` of ``(view_a, view_b)``, each of shape ``(batch_size, ...)``.
@@ -59,6 +66,11 @@ def augmented_pairs(x, augmenter, batch_size=256, *, shuffle=True, seed=0, drop_
     """
     x = _as_samples(x)
     batch_size = _check_batch(batch_size, x.shape[0])
+    if not drop_remainder and x.shape[0] % batch_size == 1:
+        raise ValueError(
+            f"{x.shape[0]} samples in batches of {batch_size} leave a last batch of one sample, whose batch "
+            "statistics are undefined; use drop_remainder=True or another batch_size"
+        )
     ds = tf.data.Dataset.from_tensor_slices(x)
     if shuffle:
         ds = ds.shuffle(x.shape[0], seed=seed, reshuffle_each_iteration=True)
@@ -67,7 +79,8 @@ def augmented_pairs(x, augmenter, batch_size=256, *, shuffle=True, seed=0, drop_
     def two_views(batch):
         return augmenter(batch, training=True), augmenter(batch, training=True)
 
-    return ds.map(two_views, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    parallel = None if deterministic else tf.data.AUTOTUNE
+    return ds.map(two_views, num_parallel_calls=parallel).prefetch(tf.data.AUTOTUNE)
 
 
 def graph_pairs(x, graph, batch_size=256, *, steps_per_epoch=None, seed=0, augmenter=None):
@@ -111,4 +124,6 @@ def graph_pairs(x, graph, batch_size=256, *, steps_per_epoch=None, seed=0, augme
         return a, b
 
     ds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(batch_size).take(steps)
-    return ds.map(draw, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    # Pair indices come from Dataset.random, so parallel mapping is reproducible unless an augmenter draws.
+    parallel = tf.data.AUTOTUNE if augmenter is None else None
+    return ds.map(draw, num_parallel_calls=parallel).prefetch(tf.data.AUTOTUNE)

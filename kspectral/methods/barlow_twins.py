@@ -7,6 +7,7 @@ import keras
 from kspectral.methods.base import SSLModel
 from kspectral.methods.registry import register
 from kspectral.objectives.barlow_twins import barlow_twins_terms
+from kspectral.objectives._common import check_nonnegative, check_positive
 
 
 @register("barlow_twins")
@@ -37,8 +38,8 @@ class BarlowTwins(SSLModel):
 
     def __init__(self, encoder, projector="2048-2048-2048", redundancy_weight=0.0051, epsilon=1e-5, **kwargs):
         super().__init__(encoder, projector, **kwargs)
-        self.redundancy_weight = float(redundancy_weight)
-        self.epsilon = float(epsilon)
+        self.redundancy_weight = check_nonnegative(redundancy_weight, "redundancy_weight")
+        self.epsilon = check_positive(epsilon, "epsilon")
 
     def compute_objective(self, outputs):
         terms = barlow_twins_terms(outputs["z_a"], outputs["z_b"], self.epsilon)

@@ -8,6 +8,8 @@ representations (the features a probe sees); ``model.embed(x)`` the projector's 
 
 from __future__ import annotations
 
+import warnings
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -15,6 +17,7 @@ from keras import ops
 
 from kspectral.methods.diagnostics import DIAGNOSTICS, batch_diagnostics
 from kspectral.methods.projector import make_projector
+from kspectral.objectives._common import join_views, split_views
 
 
 def _require_tensorflow_backend():
@@ -22,6 +25,22 @@ def _require_tensorflow_backend():
         raise RuntimeError(
             f"kspectral models train on the TensorFlow backend, but Keras uses {keras.backend.backend()!r}; "
             "set KERAS_BACKEND=tensorflow before importing keras"
+        )
+
+
+def _check_serializable(objective):
+    """Refuse an objective that a ``.keras`` file could not restore (lambdas, unregistered functions)."""
+    try:
+        with warnings.catch_warnings():  # Keras warns about lambdas; the error below says it better
+            warnings.simplefilter("ignore")
+            restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(objective))
+    except Exception:  # noqa: BLE001 - any failure means the same thing to the user
+        restored = None
+    if restored is not objective:
+        name = getattr(objective, "__name__", type(objective).__name__)
+        raise ValueError(
+            f"objective {name!r} cannot be saved with the model: decorate it with "
+            "@keras.saving.register_keras_serializable() (kspectral's objective functions already are)"
         )
 
 
@@ -80,6 +99,8 @@ class SSLModel(keras.Model):
             raise TypeError(f"encoder must be a Keras model or layer, got {type(encoder).__name__}")
         if objective is not None and not callable(objective):
             raise TypeError(f"objective must be a function of (z_a, z_b), got {type(objective).__name__}")
+        if objective is not None:
+            _check_serializable(objective)
         if objective is None and type(self).compute_objective is SSLModel.compute_objective:
             raise ValueError(
                 "SSLModel needs an objective: pass objective=fn(z_a, z_b), or use a method class such as "
@@ -145,14 +166,13 @@ class SSLModel(keras.Model):
 
     @staticmethod
     def join_views(view_a, view_b):
-        """``concat([view_a, view_b])``: the view-major batch of ``2B`` rows."""
-        return ops.concatenate([ops.convert_to_tensor(view_a), ops.convert_to_tensor(view_b)], axis=0)
+        """``concat([view_a, view_b])``: the view-major batch of ``2B`` rows (the two views must match)."""
+        return join_views(view_a, view_b)
 
     @staticmethod
     def split_views(z):
         """Inverse of :meth:`join_views`: the first and second halves of the rows."""
-        half = ops.shape(z)[0] // 2
-        return z[:half], z[half:]
+        return split_views(z)
 
     def gather(self, outputs):
         """All-gather ``outputs`` across replicas, so that the objective sees the global batch.
@@ -216,7 +236,32 @@ class SSLModel(keras.Model):
     def test_step(self, data):
         view_a, view_b = self._unpack_views(data)
         outputs, terms = self._terms(view_a, view_b, training=False)
+        if self.losses:
+            terms = dict(terms, loss=terms["loss"] + ops.cast(ops.sum(ops.stack(self.losses)), terms["loss"].dtype))
         return self._update_metrics(terms, outputs)
+
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
+                **kwargs):
+        """Keras ``compile`` with an optimizer only: the loss and metrics are the method's own.
+
+        Raises:
+            ValueError: ``loss``, ``metrics``, ``loss_weights`` or ``weighted_metrics`` given (they would be ignored).
+        """
+        given = [n for n, v in (("loss", loss), ("metrics", metrics), ("loss_weights", loss_weights),
+                                ("weighted_metrics", weighted_metrics)) if v is not None]
+        if given:
+            raise ValueError(
+                f"SSL models compute their own loss and metrics; compile them with an optimizer only "
+                f"(got {', '.join(given)}), e.g. model.compile(optimizer='adam')"
+            )
+        super().compile(optimizer=optimizer, **kwargs)
+
+    def compile_from_config(self, config):
+        """Re-compile a loaded model from its saved compile config (optimizer state included)."""
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if getattr(self, "optimizer", None) is not None and self.built:
+            self.optimizer.build(self.trainable_variables)
 
     def _update_metrics(self, terms, outputs):
         values = dict(terms)

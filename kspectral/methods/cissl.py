@@ -8,6 +8,7 @@ from kspectral.methods.base import SSLModel
 from kspectral.methods.projector import Projector
 from kspectral.methods.registry import register
 from kspectral.objectives.cissl import cissl
+from kspectral.objectives._common import check_positive
 
 
 def linear_head(dim, name):
@@ -55,9 +56,7 @@ class CISSL(SSLModel):
             raise ValueError("CISSL has a student and a teacher head instead of a projector; set student_dim "
                              "and teacher")
         super().__init__(encoder, None, **kwargs)
-        if not float(temperature) > 0:
-            raise ValueError(f"temperature must be positive, got {temperature}")
-        self.temperature = float(temperature)
+        self.temperature = check_positive(temperature, "temperature")
         self.student_dim = int(student_dim)
         self.teacher_spec = teacher
         self.student = linear_head(self.student_dim, "student")

@@ -8,6 +8,7 @@ from kspectral.methods.base import SSLModel
 from kspectral.methods.projector import Projector
 from kspectral.methods.registry import register
 from kspectral.objectives.dissl import dissl_terms
+from kspectral.objectives._common import check_nonnegative, check_positive
 
 
 def teacher_head(spec, n_classes, name="teacher"):
@@ -75,10 +76,10 @@ class DISSL(SSLModel):
             raise ValueError(f"n_classes must be at least 2, got {n_classes}")
         self.teacher_spec = teacher
         self.student_bottleneck = int(student_bottleneck)
-        self.marginal_weight = float(marginal_weight)
-        self.invariance_weight = float(invariance_weight)
-        self.teacher_temperature = float(teacher_temperature)
-        self.student_temperature = float(student_temperature)
+        self.marginal_weight = check_nonnegative(marginal_weight, "marginal_weight")
+        self.invariance_weight = check_nonnegative(invariance_weight, "invariance_weight")
+        self.teacher_temperature = check_positive(teacher_temperature, "teacher_temperature")
+        self.student_temperature = check_positive(student_temperature, "student_temperature")
         self.teacher = teacher_head(teacher, self.n_classes)
         self.student = student_head(self.student_bottleneck, self.n_classes)
 

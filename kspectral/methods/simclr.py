@@ -10,28 +10,38 @@ where SimCLR has none, the one of the spectral contrastive loss, the sample-cont
 from __future__ import annotations
 
 import keras
+import numpy as np
 
 from kspectral.methods.base import SSLModel
 from kspectral.methods.registry import register
 from kspectral.objectives.simclr import DCL_VARIANTS, SIMCLR_VARIANTS
+from kspectral.objectives._common import check_positive
 
 
 def global_spectral_baseline(graph, dim, features=None, **options):
     """The closed form of the sample-contrastive ("global") family on ``graph``.
 
     - nonparametric (``features=None``): the regular-simplex optimum when ``graph`` is a union of at most
-      ``dim + 1`` cliques (exact, ``theory.md`` §3.3), else ISOMAP / classical MDS on the graph's shortest-path
-      distances (the analogy of ``theory.md`` §2; ``graph`` must be connected);
+      ``dim + 1`` cliques of equal size (exact, ``theory.md`` §3.3), else ISOMAP / classical MDS on the graph's
+      shortest-path distances (the analogy of ``theory.md`` §2), which needs a connected ``graph``: any other
+      graph (e.g. unequal cliques) raises a ``ValueError`` saying so;
     - linear (``features`` given): linear spectral contrastive, ``G`` projected on ``span X`` (§3.4, §4).
 
     Returns a fitted estimator of :mod:`kspectral.spectral.estimators`.
     """
-    from kspectral.spectral import GraphIsomap, LinearSpectralContrastive, SimplexEmbedding, is_clique_union
+    from kspectral.spectral import (
+        GraphIsomap,
+        LinearSpectralContrastive,
+        SimplexEmbedding,
+        connected_components,
+        is_clique_union,
+    )
 
     if features is not None:
         return LinearSpectralContrastive(dim, **options).fit(features, graph=graph)
     clique_union, n_cliques = is_clique_union(graph)
-    if clique_union and n_cliques <= dim + 1:
+    sizes = np.bincount(connected_components(graph)[1])
+    if clique_union and n_cliques <= dim + 1 and sizes.min() == sizes.max():
         return SimplexEmbedding(dim, **options).fit(graph)
     return GraphIsomap(dim, **options).fit(graph)
 
@@ -50,9 +60,7 @@ class _ContrastiveMethod(SSLModel):
         if variant not in self.variants:
             raise ValueError(f"unknown {type(self).__name__} variant {variant!r}; choose one of: "
                              f"{', '.join(self.variants)}")
-        if not float(temperature) > 0:
-            raise ValueError(f"temperature must be positive, got {temperature}")
-        self.temperature = float(temperature)
+        self.temperature = check_positive(temperature, "temperature")
         self.variant = variant
 
     def compute_objective(self, outputs):

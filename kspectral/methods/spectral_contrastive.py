@@ -7,6 +7,7 @@ import keras
 from kspectral.methods.base import SSLModel
 from kspectral.methods.registry import register
 from kspectral.objectives.spectral_contrastive import spectral_contrastive
+from kspectral.objectives._common import check_positive
 
 
 @register("spectral_contrastive")
@@ -33,9 +34,7 @@ class SpectralContrastive(SSLModel):
 
     def __init__(self, encoder, projector="2048-2048-128", mu=1.0, **kwargs):
         super().__init__(encoder, projector, **kwargs)
-        if not float(mu) > 0:
-            raise ValueError(f"mu must be positive, got {mu}")
-        self.mu = float(mu)
+        self.mu = check_positive(mu, "mu")
 
     def compute_objective(self, outputs):
         return {"loss": spectral_contrastive(outputs["z_a"], outputs["z_b"], self.mu)}

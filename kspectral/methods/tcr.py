@@ -8,6 +8,7 @@ from kspectral.methods.base import SSLModel
 from kspectral.methods.registry import register
 from kspectral.methods.vicreg import VICReg
 from kspectral.objectives.tcr import DEFAULT_EPSILON, tcr_terms
+from kspectral.objectives._common import check_nonnegative, check_positive
 
 
 @register("tcr")
@@ -35,8 +36,8 @@ class TCR(SSLModel):
     def __init__(self, encoder, projector="2048-2048-2048", epsilon=DEFAULT_EPSILON, invariance_weight=200.0,
                  **kwargs):
         super().__init__(encoder, projector, **kwargs)
-        self.epsilon = float(epsilon)
-        self.invariance_weight = float(invariance_weight)
+        self.epsilon = check_positive(epsilon, "epsilon")
+        self.invariance_weight = check_nonnegative(invariance_weight, "invariance_weight")
 
     def compute_objective(self, outputs):
         terms = tcr_terms(outputs["z_a"], outputs["z_b"], self.epsilon)

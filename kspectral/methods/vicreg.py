@@ -7,6 +7,7 @@ import keras
 from kspectral.methods.base import SSLModel
 from kspectral.methods.registry import register
 from kspectral.objectives.vicreg import vicreg_ctr_terms, vicreg_exp_terms, vicreg_terms
+from kspectral.objectives._common import check_nonnegative, check_positive
 
 
 @register("vicreg")
@@ -55,10 +56,10 @@ class VICReg(SSLModel):
         **kwargs,
     ):
         super().__init__(encoder, projector, **kwargs)
-        self.invariance_weight = float(invariance_weight)
-        self.variance_weight = float(variance_weight)
-        self.covariance_weight = float(covariance_weight)
-        self.epsilon = float(epsilon)
+        self.invariance_weight = check_nonnegative(invariance_weight, "invariance_weight")
+        self.variance_weight = check_nonnegative(variance_weight, "variance_weight")
+        self.covariance_weight = check_nonnegative(covariance_weight, "covariance_weight")
+        self.epsilon = check_positive(epsilon, "epsilon")
 
     def objective_terms(self, z_a, z_b):
         """The unweighted invariance, variance and covariance terms."""
@@ -128,9 +129,7 @@ class VICRegExp(VICReg):
     def __init__(self, encoder, projector="2048-2048-2048", invariance_weight=25.0, variance_weight=25.0,
                  covariance_weight=1.0, temperature=0.1, epsilon=1e-4, **kwargs):
         super().__init__(encoder, projector, invariance_weight, variance_weight, covariance_weight, epsilon, **kwargs)
-        if not float(temperature) > 0:
-            raise ValueError(f"temperature must be positive, got {temperature}")
-        self.temperature = float(temperature)
+        self.temperature = check_positive(temperature, "temperature")
 
     def objective_terms(self, z_a, z_b):
         return vicreg_exp_terms(z_a, z_b, self.temperature, self.epsilon)

@@ -47,4 +47,11 @@ from kspectral.objectives.vicreg import (
 
 import types as _types
 
+import keras as _keras
+
+# Registered so that a plain ``SSLModel(encoder, objective=vicreg)`` saves to and loads from ``.keras``.
+for _objective in (vicreg, vicreg_exp, vicreg_ctr, barlow_twins, tcr, simclr, simclr_abs, simclr_sq, simclr_centered,
+                   simclr_standardized, simclr_official, dcl, dcl_abs, dcl_sq, spectral_contrastive):
+    _keras.saving.register_keras_serializable(package="kspectral")(_objective)
+
 __all__ = sorted(n for n, v in dict(globals()).items() if not n.startswith("_") and not isinstance(v, _types.ModuleType))

@@ -12,11 +12,28 @@ from keras import ops
 
 
 def as_float(z):
-    """Return ``z`` as a float32 tensor, or keep it float64."""
+    """Return ``z`` as a float32 tensor, or keep it float64; reject non-numeric input."""
     z = ops.convert_to_tensor(z)
-    if dtype_name(z) == "float64":
+    name = dtype_name(z)
+    if name == "float64":
         return z
+    if not (name.startswith(("float", "bfloat", "int", "uint"))):
+        raise TypeError(f"embeddings must be numeric tensors, got dtype {name}")
     return ops.cast(z, "float32")
+
+
+def _tensorflow():
+    """The ``tensorflow`` module when Keras runs on it, else ``None`` (runtime checks are TF-only)."""
+    if keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    return tf
+
+
+def _eager():
+    tf = _tensorflow()
+    return tf is not None and tf.executing_eagerly()
 
 
 def dtype_name(z):
@@ -35,6 +52,13 @@ def check_embeddings(z, name="z", min_batch=2):
     batch = shape[0]
     if batch is not None and batch < min_batch:
         raise ValueError(f"{name} has batch size {batch}; this objective needs at least {min_batch} samples")
+    tf = _tensorflow()
+    if batch is None and tf is not None:  # dynamic batch (inside fit): check when the graph runs
+        tf.debugging.assert_greater_equal(
+            tf.shape(z)[0], min_batch, message=f"{name}: this objective needs at least {min_batch} samples per batch"
+        )
+    if _eager() and not bool(ops.all(ops.isfinite(z))):
+        raise ValueError(f"{name} contains NaN or infinite values")
     return z
 
 
@@ -76,6 +100,17 @@ def check_positive(value, name):
     return number
 
 
+def check_nonnegative(value, name):
+    """``value`` as a finite float ≥ 0 (loss weights), or a clear ``ValueError``."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a non-negative number, got {value!r}") from None
+    if not 0.0 <= number < float("inf"):
+        raise ValueError(f"{name} must be a non-negative finite number, got {value}")
+    return number
+
+
 def l2_normalize(z, axis=-1, epsilon=1e-12):
     """Guarded L2 normalisation ``z / max(‖z‖, √epsilon)`` along ``axis``: finite, with finite gradients, at 0."""
     squared = ops.sum(ops.square(z), axis=axis, keepdims=True)
@@ -83,13 +118,34 @@ def l2_normalize(z, axis=-1, epsilon=1e-12):
 
 
 def split_views(z, name="z"):
-    """Split a view-major ``(2B, dim)`` matrix (view 1's ``B`` rows, then view 2's) into its two ``(B, dim)`` views."""
-    z = check_embeddings(as_float(z), name, min_batch=2)
+    """Split a view-major ``(2B, dim)`` matrix (view 1's ``B`` rows, then view 2's) into its two ``(B, dim)`` views.
+
+    The dtype is kept. An odd number of rows is an error, also when the batch size is only known at run time.
+    """
+    z = ops.convert_to_tensor(z)
+    check_embeddings(z, name, min_batch=2)
     rows = z.shape[0]
+    message = f"{name} must stack the two views' rows view-major (2B rows), got an odd number"
     if rows is not None and rows % 2:
-        raise ValueError(f"{name} must stack the two views' rows view-major (2B rows), got an odd number ({rows})")
+        raise ValueError(f"{message} ({rows})")
+    tf = _tensorflow()
+    if rows is None and tf is not None:
+        tf.debugging.assert_equal(tf.shape(z)[0] % 2, 0, message=message)
     half = ops.shape(z)[0] // 2
     return z[:half], z[half:]
+
+
+def join_views(view_a, view_b, names=("view_a", "view_b")):
+    """``concat([view_a, view_b])`` after checking that the two views have the same batch size."""
+    view_a, view_b = ops.convert_to_tensor(view_a), ops.convert_to_tensor(view_b)
+    a, b = view_a.shape[0], view_b.shape[0]
+    message = f"{names[0]} and {names[1]} must have the same batch size (one pair per row)"
+    if a is not None and b is not None and a != b:
+        raise ValueError(f"{message}, got {a} and {b}")
+    tf = _tensorflow()
+    if (a is None or b is None) and tf is not None:
+        tf.debugging.assert_equal(tf.shape(view_a)[0], tf.shape(view_b)[0], message=message)
+    return ops.concatenate([view_a, view_b], axis=0)
 
 
 class ObjectiveLoss(keras.losses.Loss):

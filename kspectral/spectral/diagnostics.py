@@ -48,7 +48,7 @@ def principal_angle_cosines(A, B):
     B = check_matrix(B, "B")
     if A.shape[0] != B.shape[0]:
         raise ValueError(f"A and B must have the same number of rows, got {A.shape[0]} and {B.shape[0]}")
-    return np.clip(np.cos(sla.subspace_angles(A, B))[::-1], 0.0, 1.0)[::-1].copy()
+    return np.sort(np.clip(np.cos(sla.subspace_angles(A, B)), 0.0, 1.0))[::-1].copy()
 
 
 def covariance_deviation(Z):

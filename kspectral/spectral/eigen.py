@@ -9,29 +9,94 @@ orthonormal), and only each component's non-zero spectrum goes to an eigensolver
 
 - ``"dense"``: ``scipy.linalg.eigh`` (small components);
 - ``"lanczos"``: ``eigsh`` on the complementary largest-eigenvalue problem ``σI − L`` with the constant
-  deflated (fast when the bottom of the spectrum is well separated, e.g. kNN graphs of high-dimensional data);
+  deflated (fast when the bottom of the spectrum is not crowded relative to ``λ_max``: kNN graphs of
+  high-dimensional data); memory ``O(nnz + N·ncv)``;
 - ``"shift_invert"``: ``eigsh`` in shift-invert mode around ``−δ`` (a sparse LU of ``L + δI``; fast on
-  low-dimensional manifolds, whose bottom eigenvalues crowd together);
+  low-dimensional manifolds, whose bottom eigenvalues crowd together but whose LU fill is small);
 - ``"lobpcg"``: ``scipy.sparse.linalg.lobpcg`` with the constant as a constraint and a Jacobi preconditioner;
-- ``"auto"``: dense up to :data:`DENSE_MAX_NODES` nodes, else Lanczos, falling back to shift-invert when
-  Lanczos does not converge within its iteration budget.
+- ``"auto"``: chooses per component, by the graph (below).
+
+The ``"auto"`` rule
+-------------------
+A component of ``n`` nodes asked for ``m`` eigenpairs goes to
+
+1. ``"dense"`` if ``n ≤`` :data:`DENSE_MAX_NODES` or ``m ≥ n // 3``;
+2. otherwise a probe measures the graph's *hop dimension* ``d̂ = log n / log e``, where ``e`` is the hop
+   eccentricity of a pseudo-peripheral node (two breadth-first searches, ``O(nnz)``: 0.01 s at N = 20 000,
+   0.09 s at N = 100 000). On a kNN graph of a ``d``-dimensional manifold ``e ∝ n^{1/d}``, so ``d̂`` estimates
+   the intrinsic dimension; kNN graphs of high-dimensional features are small-world graphs (``e`` ≈ 4 to 8)
+   with ``d̂ ≳ 4``. The dimension sets both costs: the bottom eigenvalues scale like ``(m/n)^{2/d}·λ_max``, so
+   Lanczos needs many iterations when ``d`` is small, while the LU fill of shift-invert grows like
+   ``n log n`` for ``d = 2``, ``n^{4/3}`` for ``d = 3`` and towards ``n²`` (a dense factor) for large ``d``;
+3. ``"shift_invert"`` if ``d̂ ≤`` :data:`SHIFT_INVERT_MAX_DIM`, else ``"lanczos"`` with a budget of
+   ``max(1000, 20 m)`` restarts; should it not converge, shift-invert if ``d̂ ≤``
+   :data:`FALLBACK_SHIFT_INVERT_MAX_DIM` (the LU is still affordable), else LOBPCG.
+
+:func:`choose_solver` tells which solver ``"auto"`` uses on a graph's largest component.
+
+Measurements behind the rule (K = 8 eigenpairs, k = 10 kNN graphs, ``tol = 1e-8``, one BLAS thread, 2-core
+AMD EPYC shared with other jobs, so times are upper bounds; ``benchmarks/spectral_embedding.py`` and
+``BENCHMARKS.md`` have the full benchmark):
+
+=====================  ======  =====  =========  =============
+graph                  N       d̂      Lanczos s  shift-inv. s
+=====================  ======  =====  =========  =============
+Swiss roll             20 000  1.93   0.59       0.35
+Swiss roll             100 000 1.94   21.0       5.7
+S-curve                100 000 2.22   7.9        6.2
+uniform square         100 000 2.07   12.9       3.4
+uniform cube           20 000  2.68   0.38       2.7
+uniform cube           50 000  2.70   1.5        16.8
+uniform cube           100 000 2.74   5.3        79.2
+8-D Gaussian           50 000  4.70   0.49       > 90
+64-D, 32 clusters      20 000  5.09   0.45       20.1
+64-D, 32 clusters      100 000 5.54   11.8       > 90
+64-D Gaussian          20 000  6.15   1.7        > 90
+=====================  ======  =====  =========  =============
+
+The same families at N = 10 000 and 50 000 agree: shift-invert wins on every graph with ``d̂ ≤ 2.22``
+(by 1.1× to 3.8×), Lanczos on every graph with ``d̂ ≥ 2.68`` (by 4.5× to 660×), hence the threshold 2.4.
+LOBPCG (Jacobi preconditioner) was never the fastest: 0.08 to 0.74 s at N = 10 000, 1.5× to 7× the better of
+the two, so ``"auto"`` does not use it first. Dense ``eigh`` costs ``O(n³)`` and an ``n × n`` array: against the better iterative solver it took
+0.002 vs 0.004 s at n = 300, 0.006 to 0.014 vs 0.006 to 0.008 s at n = 500, 0.14 to 0.19 vs 0.014 to 0.02 s at
+n = 1 797 (digits, 64-D mixture, Swiss roll), hence :data:`DENSE_MAX_NODES` = 400.
+
+Threads: the iterative solvers run with :data:`ITERATIVE_BLAS_THREADS` BLAS threads (``threadpoolctl``, restored
+afterwards). ARPACK's level-2 BLAS calls on ``n × ncv`` blocks gain nothing from threads, and when another
+process shares the cores, OpenBLAS's spinning threads made the same Lanczos solve 10× to 60× slower (64-D
+Gaussian, N = 20 000: 1.7 s with one thread, 18 to 59 s with two).
+
+Memory: the dense solver is only used on components of at most :data:`DENSE_MAX_NODES` nodes (or when
+``m ≥ n/3`` eigenvectors are asked for, an ``O(n·m)`` output anyway); Lanczos and LOBPCG need
+``O(nnz + n·m)``; shift-invert's LU is only built on graphs of hop dimension ≤ 2.4 (≤ 3 after a Lanczos
+failure), where its fill stays near-linear.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
 import warnings
 
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from scipy.sparse import csgraph
 
 from kspectral._validation import check_positive_int
 from kspectral.spectral.graphs import connected_components, validate_graph
 from kspectral.spectral.laplacian import laplacian
 
 SOLVERS = ("auto", "dense", "lanczos", "shift_invert", "lobpcg")
-DENSE_MAX_NODES = 2500
+#: Components of at most this many nodes use dense ``eigh`` under ``"auto"``.
+DENSE_MAX_NODES = 400
+#: ``"auto"`` uses shift-invert on components whose hop dimension (:func:`hop_dimension`) is at most this.
+SHIFT_INVERT_MAX_DIM = 2.4
+#: After Lanczos fails to converge, ``"auto"`` retries with shift-invert up to this hop dimension, else LOBPCG.
+FALLBACK_SHIFT_INVERT_MAX_DIM = 3.0
+#: BLAS threads of the iterative solvers (``None``: leave the BLAS thread pool alone).
+ITERATIVE_BLAS_THREADS = 1
 
 
 def _component_indicator_basis(labels, n_components, k, order):
@@ -61,6 +126,53 @@ def _component_indicator_basis(labels, n_components, k, order):
             coeff -= 2.0 * v * v[j] / vnorm**2
         out[:, col] = coeff[comp_rank] * scale[comp_rank]
     return out
+
+
+def _blas_threads():
+    """Context limiting the BLAS thread pool to :data:`ITERATIVE_BLAS_THREADS` (no-op without threadpoolctl)."""
+    if ITERATIVE_BLAS_THREADS is None:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=ITERATIVE_BLAS_THREADS, user_api="blas")
+
+
+def hop_dimension(L):
+    """Hop dimension ``d̂ = log n / log e`` of a connected graph, and the eccentricity ``e`` it used.
+
+    ``e`` is the hop eccentricity of a pseudo-peripheral node: the farthest node (in hops) from node 0, then the
+    farthest from it. Two breadth-first searches, ``O(nnz)``. On a kNN graph of a ``d``-dimensional manifold
+    ``e ∝ n^{1/d}`` and ``d̂ ≈ d`` (Swiss roll: 1.9; uniform cube: 2.7); kNN graphs of high-dimensional
+    features have ``e`` ≈ 4 to 8 and ``d̂ ≳ 4``.
+
+    Args:
+        L: the graph's Laplacian or adjacency matrix (only the sparsity pattern is used), shape ``(n, n)``.
+
+    Returns:
+        ``(d̂, e)``; ``d̂ = inf`` for fewer than 3 nodes.
+    """
+    A = sp.csr_matrix(L)
+    A = sp.csr_matrix((np.ones(A.nnz), A.indices, A.indptr), shape=A.shape)  # the pattern: hop distances
+    n = A.shape[0]
+    if n < 3:
+        return math.inf, max(n - 1, 0)
+    first = csgraph.shortest_path(A, unweighted=True, indices=0)
+    first[~np.isfinite(first)] = -1.0
+    far = int(np.argmax(first))
+    dist = csgraph.shortest_path(A, unweighted=True, indices=far)
+    ecc = int(np.max(dist[np.isfinite(dist)]))
+    return math.log(n) / math.log(max(ecc, 2)), ecc
+
+
+def _auto_solver(Lc, m):
+    """The solver ``"auto"`` uses on a connected component, and its hop dimension (``nan`` if not probed)."""
+    n = Lc.shape[0]
+    if n <= DENSE_MAX_NODES or m >= n // 3:
+        return "dense", math.nan
+    dim, _ = hop_dimension(Lc)
+    return ("shift_invert" if dim <= SHIFT_INVERT_MAX_DIM else "lanczos"), dim
 
 
 def _lanczos(Lc, m, seed, tol, maxiter):
@@ -123,25 +235,28 @@ def component_bottom_eigenpairs(Lc, m, *, solver="auto", seed=0, tol=1e-8, maxit
         return np.zeros(0), np.zeros((n, 0))
     if m > n - 1:
         raise ValueError(f"a component of {n} nodes has only {n - 1} non-zero eigenpairs, {m} requested")
+    if solver not in SOLVERS:
+        raise ValueError(f"unknown eigensolver {solver!r}; choose one of {', '.join(SOLVERS)}")
     if solver == "auto":
-        solver = "dense" if n <= DENSE_MAX_NODES or m >= n // 3 else "lanczos"
+        solver, dim = _auto_solver(Lc, m)
         if solver == "lanczos":
             try:
-                vals, vecs = _lanczos(Lc, m, seed, tol, maxiter or max(1000, 20 * m))
+                with _blas_threads():
+                    vals, vecs = _lanczos(Lc, m, seed, tol, maxiter or max(1000, 20 * m))
             except spla.ArpackNoConvergence:
-                solver = "shift_invert"
+                solver = "shift_invert" if dim <= FALLBACK_SHIFT_INVERT_MAX_DIM else "lobpcg"
             else:
                 return _finish(vals, vecs)
-    if solver == "dense":
+    if solver == "dense" or n <= 2 * m + 8:  # too small for ARPACK (it needs m + 1 < ncv ≤ n) and LOBPCG
         vals, vecs = _dense(Lc, m)
-    elif solver == "lanczos":
-        vals, vecs = _lanczos(Lc, m, seed, tol, maxiter)
-    elif solver == "shift_invert":
-        vals, vecs = _shift_invert(Lc, m, seed, tol)
-    elif solver == "lobpcg":
-        vals, vecs = _lobpcg(Lc, m, seed, max(tol, 1e-6), maxiter or 500)
-    else:
-        raise ValueError(f"unknown eigensolver {solver!r}; choose one of {', '.join(SOLVERS)}")
+        return _finish(vals, vecs)
+    with _blas_threads():
+        if solver == "lanczos":
+            vals, vecs = _lanczos(Lc, m, seed, tol, maxiter)
+        elif solver == "shift_invert":
+            vals, vecs = _shift_invert(Lc, m, seed, tol)
+        else:
+            vals, vecs = _lobpcg(Lc, m, seed, max(tol, 1e-6), maxiter or 500)
     return _finish(vals, vecs)
 
 
@@ -152,6 +267,48 @@ def _finish(vals, vecs):
     vecs = vecs - vecs.mean(axis=0, keepdims=True)  # remove rounding-level leakage onto the constant
     vecs, _ = np.linalg.qr(vecs)
     return vals, vecs
+
+
+def _plan(G, k):
+    """Validate ``(G, k)`` and split the work among components.
+
+    Returns ``(G, N, labels, n_comp, order, n_zero, remaining, work)``: ``n_zero`` indicator vectors, then
+    ``remaining`` eigenpairs to pick among the components' non-zero spectra; ``work`` lists ``(nodes, m)`` for
+    every component with a non-zero spectrum, largest first (``m = min(remaining, size − 1)``).
+    """
+    G = validate_graph(G)
+    N = G.shape[0]
+    k = check_positive_int(k, "k")
+    if k > N - 1:
+        raise ValueError(f"asked for {k} eigenvectors, but a graph of N={N} nodes has only N − 1 = {N - 1} "
+                         "non-constant ones; use dim ≤ N − 1")
+    n_comp, labels = connected_components(G)
+    sizes = np.bincount(labels, minlength=n_comp)
+    order = np.argsort(-sizes, kind="stable")
+    n_zero = min(k, n_comp - 1)
+    remaining = k - n_zero
+    work = []
+    if remaining > 0:
+        by_label = np.argsort(labels, kind="stable")  # nodes grouped by component, in O(N log N) once
+        starts = np.concatenate([[0], np.cumsum(sizes)])
+        for comp in order:
+            if sizes[comp] < 2:
+                break  # sizes are descending: only isolated nodes are left
+            work.append((by_label[starts[comp] : starts[comp + 1]], min(remaining, int(sizes[comp]) - 1)))
+    return G, N, labels, n_comp, order, n_zero, remaining, work
+
+
+def choose_solver(G, k):
+    """The eigensolver ``solver="auto"`` uses for ``laplacian_eigenvectors(G, k)`` on the largest component.
+
+    Returns one of ``"dense"``, ``"lanczos"``, ``"shift_invert"`` (before any fallback), or ``"none"`` when the
+    ``k`` eigenvectors are all component indicators and no eigensolver runs.
+    """
+    G, *_, work = _plan(G, k)
+    if not work:
+        return "none"
+    idx, m = work[0]
+    return _auto_solver(laplacian(G)[idx][:, idx], m)[0]
 
 
 def laplacian_eigenvectors(G, k, *, solver="auto", seed=0, tol=1e-8):
@@ -174,40 +331,30 @@ def laplacian_eigenvectors(G, k, *, solver="auto", seed=0, tol=1e-8):
     """
     if solver not in SOLVERS:
         raise ValueError(f"unknown eigensolver {solver!r}; choose one of {', '.join(SOLVERS)}")
-    G = validate_graph(G)
-    N = G.shape[0]
-    k = check_positive_int(k, "k")
-    if k > N - 1:
-        raise ValueError(f"asked for {k} eigenvectors, but a graph of N={N} nodes has only N − 1 = {N - 1} "
-                         "non-constant ones; use dim ≤ N − 1")
-    n_comp, labels = connected_components(G)
-    sizes = np.bincount(labels)
-    order = np.argsort(-sizes, kind="stable")
-    n_zero = min(k, n_comp - 1)
+    G, N, labels, n_comp, order, n_zero, remaining, work = _plan(G, k)
     vals = [np.zeros(n_zero)]
     vecs = [_component_indicator_basis(labels, n_comp, n_zero, order)] if n_zero else []
-    remaining = k - n_zero
     if remaining > 0:
         L = laplacian(G)
-        cand_vals, cand_vecs = [], []
-        for comp in order:
-            idx = np.flatnonzero(labels == comp)
-            m = min(remaining, idx.size - 1)
-            if m <= 0:
-                continue
-            Lc = L[idx][:, idx]
-            cv, cu = component_bottom_eigenpairs(Lc, m, solver=solver, seed=seed, tol=tol)
-            full = np.zeros((N, m))
-            full[idx] = cu
+        parts, cand_vals, owner, column = [], [], [], []
+        for j, (idx, m) in enumerate(work):
+            cv, cu = component_bottom_eigenpairs(L[idx][:, idx], m, solver=solver, seed=seed, tol=tol)
+            parts.append((idx, cu))  # component-local vectors: Σ_j n_j·m_j ≤ N·k numbers in all
             cand_vals.append(cv)
-            cand_vecs.append(full)
+            owner.append(np.full(m, j))
+            column.append(np.arange(m))
         if not cand_vals:
             raise ValueError(f"the graph has no non-constant eigenvectors left for k={k}")
         cv = np.concatenate(cand_vals)
-        cu = np.concatenate(cand_vecs, axis=1)
+        owner = np.concatenate(owner)
+        column = np.concatenate(column)
         pick = np.argsort(cv, kind="stable")[:remaining]
         if pick.size < remaining:
             raise ValueError(f"only {n_zero + pick.size} eigenvectors exist for k={k}; use a smaller dim")
+        chosen = np.zeros((N, remaining))
+        for col, p in enumerate(pick):
+            idx, cu = parts[owner[p]]
+            chosen[idx, col] = cu[:, column[p]]
         vals.append(cv[pick])
-        vecs.append(cu[:, pick])
+        vecs.append(chosen)
     return np.concatenate(vals), np.concatenate(vecs, axis=1)

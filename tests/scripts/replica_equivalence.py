@@ -1,7 +1,9 @@
-"""One training step of VICReg on 1 device vs 2 replicas (2 logical CPUs) with the same global batch.
+"""One training step of a method on 1 device vs 2 replicas (2 logical CPUs) with the same global batch.
 
-Prints the largest difference between the resulting weights and between the reported losses. Run as a separate
-process because logical devices must be configured before TensorFlow initialises.
+Usage: ``replica_equivalence.py [METHOD]`` (default ``vicreg``; ``simclr`` exercises the joint forward of both
+views). The encoder carries an L2 regularizer, so ``model.losses`` goes through the replica scaling too. Prints
+the largest difference between the resulting weights and between the reported losses. Run as a separate process
+because logical devices must be configured before TensorFlow initialises.
 """
 
 import os
@@ -16,14 +18,20 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 
 import keras  # noqa: E402
 
-from kspectral.methods import VICReg  # noqa: E402
+from kspectral import methods  # noqa: E402
+
+METHOD = sys.argv[1] if len(sys.argv) > 1 else "vicreg"
 
 
 def make_model():
     keras.utils.set_random_seed(0)
-    encoder = keras.Sequential([keras.Input((12,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(8)])
+    encoder = keras.Sequential([
+        keras.Input((12,)),
+        keras.layers.Dense(16, activation="relu", kernel_regularizer=keras.regularizers.L2(1e-3)),
+        keras.layers.Dense(8),
+    ])
     projector = keras.Sequential([keras.layers.Dense(8, use_bias=False)])  # no BatchNorm: per-replica stats differ
-    model = VICReg(encoder=encoder, projector=projector)
+    model = methods.get(METHOD)(encoder=encoder, projector=projector)
     model.compile(optimizer=keras.optimizers.SGD(0.1))
     return model
 
