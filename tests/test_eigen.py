@@ -252,3 +252,49 @@ def test_agrees_with_sklearn_spectral_embedding():
     for solver in ("auto", "lanczos", "shift_invert"):
         Z = laplacian_eigenmaps(G, K, solver=solver)
         assert principal_angle_cosines(Z, ref).min() > 0.999
+
+
+def _feature_graph(n, seed=0):
+    rng = np.random.default_rng(seed)
+    centers = 0.7 * rng.standard_normal((24, 64))
+    return knn_graph(centers[rng.integers(24, size=n)] + rng.standard_normal((n, 64)), 10)
+
+
+@pytest.mark.parametrize("fallback_dim, expected", [(100.0, "shift_invert"), (0.0, "lobpcg")])
+def test_auto_falls_back_when_lanczos_does_not_converge(monkeypatch, fallback_dim, expected):
+    G = _feature_graph(800, seed=10)
+    ref_vals, ref_U = laplacian_eigenvectors(G, 6, solver="dense")
+    monkeypatch.setattr(eigen, "DENSE_MAX_NODES", 100)
+    monkeypatch.setattr(eigen, "FALLBACK_SHIFT_INVERT_MAX_DIM", fallback_dim)
+    used = []
+
+    def no_convergence(*args, **kwargs):
+        raise eigen.spla.ArpackNoConvergence("budget exhausted", np.zeros(0), np.zeros((800, 0)))
+
+    for name in ("_shift_invert", "_lobpcg"):
+        original = getattr(eigen, name)
+        monkeypatch.setattr(eigen, name, lambda *a, _f=original, _n=name, **k: (used.append(_n), _f(*a, **k))[1])
+    monkeypatch.setattr(eigen, "_lanczos", no_convergence)
+    vals, U = laplacian_eigenvectors(G, 6)
+    assert used == ["_" + expected]
+    np.testing.assert_allclose(vals, ref_vals, atol=1e-8)
+    assert principal_angle_cosines(U, ref_U).min() > 0.99999
+
+
+def test_auto_never_builds_a_dense_matrix_past_the_dense_size(monkeypatch):
+    from sklearn.datasets import make_swiss_roll
+
+    original = eigen._dense
+
+    def guarded(Lc, m):
+        assert Lc.shape[0] <= eigen.DENSE_MAX_NODES, "dense eigh on a large component"
+        return original(Lc, m)
+
+    monkeypatch.setattr(eigen, "_dense", guarded)
+    G_roll = knn_graph(make_swiss_roll(3000, noise=0.05, random_state=1)[0], 10)
+    blocks = sp.block_diag([_feature_graph(1500, seed=11), G_roll, _blocks([50, 30], seed=12)], format="csr")
+    vals, U = laplacian_eigenvectors(blocks, 10)
+    _assert_valid_basis(U, blocks.shape[0], 10)
+    np.testing.assert_array_equal(vals[:3], 0.0)
+    L = laplacian(blocks)
+    assert np.abs(L @ U - U * vals).max() < 1e-6

@@ -18,7 +18,7 @@ from kspectral.spectral.diagnostics import (
     uniformity,
     within_class_std,
 )
-from kspectral.spectral.eigen import SOLVERS, laplacian_eigenvectors
+from kspectral.spectral.eigen import SOLVERS, choose_solver, hop_dimension, laplacian_eigenvectors
 from kspectral.spectral.estimators import (
     LPP,
     BarlowTwinsEmbedding,

@@ -11,8 +11,9 @@ orthonormal), and only each component's non-zero spectrum goes to an eigensolver
 - ``"lanczos"``: ``eigsh`` on the complementary largest-eigenvalue problem ``σI − L`` with the constant
   deflated (fast when the bottom of the spectrum is not crowded relative to ``λ_max``: kNN graphs of
   high-dimensional data); memory ``O(nnz + N·ncv)``;
-- ``"shift_invert"``: ``eigsh`` in shift-invert mode around ``−δ`` (a sparse LU of ``L + δI``; fast on
-  low-dimensional manifolds, whose bottom eigenvalues crowd together but whose LU fill is small);
+- ``"shift_invert"``: ``eigsh`` in shift-invert mode around ``−δ`` (a sparse LU of the positive definite
+  ``L + δI``, with a symmetric minimum-degree ordering and no pivoting; fast on low-dimensional manifolds, whose
+  bottom eigenvalues crowd together but whose LU fill is small);
 - ``"lobpcg"``: ``scipy.sparse.linalg.lobpcg`` with the constant as a constraint and a Jacobi preconditioner;
 - ``"auto"``: chooses per component, by the graph (below).
 
@@ -20,7 +21,7 @@ The ``"auto"`` rule
 -------------------
 A component of ``n`` nodes asked for ``m`` eigenpairs goes to
 
-1. ``"dense"`` if ``n ≤`` :data:`DENSE_MAX_NODES` or ``m ≥ n // 3``;
+1. ``"dense"`` if ``n ≤`` :data:`DENSE_MAX_NODES`, or if ``m ≥ n // 3`` and ``n ≤`` :data:`DENSE_MANY_MAX_NODES`;
 2. otherwise a probe measures the graph's *hop dimension* ``d̂ = log n / log e``, where ``e`` is the hop
    eccentricity of a pseudo-peripheral node (two breadth-first searches, ``O(nnz)``: 0.01 s at N = 20 000,
    0.09 s at N = 100 000). On a kNN graph of a ``d``-dimensional manifold ``e ∝ n^{1/d}``, so ``d̂`` estimates
@@ -34,42 +35,46 @@ A component of ``n`` nodes asked for ``m`` eigenpairs goes to
 
 :func:`choose_solver` tells which solver ``"auto"`` uses on a graph's largest component.
 
-Measurements behind the rule (K = 8 eigenpairs, k = 10 kNN graphs, ``tol = 1e-8``, one BLAS thread, 2-core
-AMD EPYC shared with other jobs, so times are upper bounds; ``benchmarks/spectral_embedding.py`` and
-``BENCHMARKS.md`` have the full benchmark):
+Measurements behind the rule (K = 8 eigenpairs of k = 10 kNN graphs, ``tol = 1e-8``, one BLAS thread, on a
+2-core AMD EPYC with no other job running, load average ≤ 1.0; ``benchmarks/spectral_embedding.py`` and
+``BENCHMARKS.md`` have the full benchmark against scikit-learn):
 
-=====================  ======  =====  =========  =============
-graph                  N       d̂      Lanczos s  shift-inv. s
-=====================  ======  =====  =========  =============
-Swiss roll             20 000  1.93   0.59       0.35
-Swiss roll             100 000 1.94   21.0       5.7
-S-curve                100 000 2.22   7.9        6.2
-uniform square         100 000 2.07   12.9       3.4
-uniform cube           20 000  2.68   0.38       2.7
-uniform cube           50 000  2.70   1.5        16.8
-uniform cube           100 000 2.74   5.3        79.2
-8-D Gaussian           50 000  4.70   0.49       > 90
-64-D, 32 clusters      20 000  5.09   0.45       20.1
-64-D, 32 clusters      100 000 5.54   11.8       > 90
-64-D Gaussian          20 000  6.15   1.7        > 90
-=====================  ======  =====  =========  =============
+=====================  =======  =====  =========  ===================
+graph                  N        d̂      Lanczos s  shift-invert s
+=====================  =======  =====  =========  ===================
+Swiss roll             20 000   1.93   0.55       0.15
+Swiss roll             100 000  1.94   13.2       1.17
+uniform square         100 000  2.07   12.7       1.45
+S-curve                50 000   2.15   1.69       0.76
+S-curve                100 000  2.22   7.2        2.6
+uniform cube           20 000   2.68   0.37       0.90
+uniform cube           100 000  2.74   5.2        20.4
+8-D Gaussian           20 000   4.51   0.13       67.9
+64-D, 32 clusters      20 000   5.09   0.41       6.5
+64-D, 32 clusters      100 000  5.54   11.4       not run (fill)
+64-D Gaussian          20 000   6.15   1.65       53.9
+=====================  =======  =====  =========  ===================
 
-The same families at N = 10 000 and 50 000 agree: shift-invert wins on every graph with ``d̂ ≤ 2.22``
-(by 1.1× to 3.8×), Lanczos on every graph with ``d̂ ≥ 2.68`` (by 4.5× to 660×), hence the threshold 2.4.
-LOBPCG (Jacobi preconditioner) was never the fastest: 0.08 to 0.74 s at N = 10 000, 1.5× to 7× the better of
-the two, so ``"auto"`` does not use it first. Dense ``eigh`` costs ``O(n³)`` and an ``n × n`` array: against the better iterative solver it took
+Every graph measured with ``d̂ ≤ 2.22`` (also at N = 10 000 to 50 000) is solved faster by shift-invert, by
+2.2× to 11×, and every graph with ``d̂ ≥ 2.68`` by Lanczos, by 2.4× to 540×: hence the threshold 2.4. On a
+loaded machine the ordering was the same (N = 10 000: 64-D mixture 0.19 s vs 3.5 s, uniform cube 0.13 vs 0.60,
+Swiss roll 0.21 vs 0.11 with the previous COLAMD LU). LOBPCG (Jacobi preconditioner) was never the fastest: 0.08
+to 0.74 s at N = 10 000, 1.5× to 7× the better of the two, so ``"auto"`` does not use it first.
+Dense ``eigh`` costs ``O(n³)`` and an ``n × n`` array: against the better iterative solver it took
 0.002 vs 0.004 s at n = 300, 0.006 to 0.014 vs 0.006 to 0.008 s at n = 500, 0.14 to 0.19 vs 0.014 to 0.02 s at
 n = 1 797 (digits, 64-D mixture, Swiss roll), hence :data:`DENSE_MAX_NODES` = 400.
 
 Threads: the iterative solvers run with :data:`ITERATIVE_BLAS_THREADS` BLAS threads (``threadpoolctl``, restored
-afterwards). ARPACK's level-2 BLAS calls on ``n × ncv`` blocks gain nothing from threads, and when another
-process shares the cores, OpenBLAS's spinning threads made the same Lanczos solve 10× to 60× slower (64-D
-Gaussian, N = 20 000: 1.7 s with one thread, 18 to 59 s with two).
+afterwards). ARPACK makes thousands of small level-1/2 BLAS calls, and OpenBLAS's thread hand-offs on them
+made the same Lanczos solve 5× to 60× slower with two threads than with one: 64-D mixture, N = 50 000: 1.7 to
+2.1 s with one thread, 25 to 40 s with two starting on an idle machine, 9.3 s with two under load; 64-D
+Gaussian, N = 20 000: 1.7 s vs 18 to 59 s under load; Swiss roll, N = 20 000: 0.5 s vs 7 s.
 
-Memory: the dense solver is only used on components of at most :data:`DENSE_MAX_NODES` nodes (or when
-``m ≥ n/3`` eigenvectors are asked for, an ``O(n·m)`` output anyway); Lanczos and LOBPCG need
-``O(nnz + n·m)``; shift-invert's LU is only built on graphs of hop dimension ≤ 2.4 (≤ 3 after a Lanczos
-failure), where its fill stays near-linear.
+Memory: the dense solver is only used on components of at most :data:`DENSE_MAX_NODES` nodes (or of at most
+:data:`DENSE_MANY_MAX_NODES` when ``m ≥ n/3`` eigenvectors are asked for, an ``O(n·m)`` output anyway). Lanczos
+and LOBPCG need ``O(nnz + n·m)``. Shift-invert's LU is only built on graphs of hop dimension ≤ 2.4 (≤ 3 after a
+Lanczos failure), where its fill stays near-linear: 4.8× nnz(L) on the Swiss roll at N = 20 000 and 6.4× at
+100 000 (COLAMD with pivoting, splu's default: 10.4× and 15.8×), but 30× on the uniform cube at 20 000.
 """
 
 from __future__ import annotations
@@ -91,10 +96,14 @@ from kspectral.spectral.laplacian import laplacian
 SOLVERS = ("auto", "dense", "lanczos", "shift_invert", "lobpcg")
 #: Components of at most this many nodes use dense ``eigh`` under ``"auto"``.
 DENSE_MAX_NODES = 400
+#: ... and so do components of at most this many nodes when a third of their spectrum or more is asked for.
+DENSE_MANY_MAX_NODES = 10_000
 #: ``"auto"`` uses shift-invert on components whose hop dimension (:func:`hop_dimension`) is at most this.
 SHIFT_INVERT_MAX_DIM = 2.4
 #: After Lanczos fails to converge, ``"auto"`` retries with shift-invert up to this hop dimension, else LOBPCG.
 FALLBACK_SHIFT_INVERT_MAX_DIM = 3.0
+#: Shift of the shift-invert solver, relative to the mean degree: the LU factorises ``L + δI``.
+SHIFT_INVERT_DELTA = 1e-5
 #: BLAS threads of the iterative solvers (``None``: leave the BLAS thread pool alone).
 ITERATIVE_BLAS_THREADS = 1
 
@@ -128,15 +137,20 @@ def _component_indicator_basis(labels, n_components, k, order):
     return out
 
 
+_THREADPOOL_CONTROLLER = []  # one threadpoolctl controller, created on first use (it scans the loaded libraries)
+
+
 def _blas_threads():
     """Context limiting the BLAS thread pool to :data:`ITERATIVE_BLAS_THREADS` (no-op without threadpoolctl)."""
     if ITERATIVE_BLAS_THREADS is None:
         return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=ITERATIVE_BLAS_THREADS, user_api="blas")
+    if not _THREADPOOL_CONTROLLER:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+            return contextlib.nullcontext()
+        _THREADPOOL_CONTROLLER.append(ThreadpoolController())
+    return _THREADPOOL_CONTROLLER[0].limit(limits=ITERATIVE_BLAS_THREADS, user_api="blas")
 
 
 def hop_dimension(L):
@@ -169,7 +183,7 @@ def hop_dimension(L):
 def _auto_solver(Lc, m):
     """The solver ``"auto"`` uses on a connected component, and its hop dimension (``nan`` if not probed)."""
     n = Lc.shape[0]
-    if n <= DENSE_MAX_NODES or m >= n // 3:
+    if n <= DENSE_MAX_NODES or (m >= n // 3 and n <= DENSE_MANY_MAX_NODES):
         return "dense", math.nan
     dim, _ = hop_dimension(Lc)
     return ("shift_invert" if dim <= SHIFT_INVERT_MAX_DIM else "lanczos"), dim
@@ -195,9 +209,14 @@ def _lanczos(Lc, m, seed, tol, maxiter):
 
 def _shift_invert(Lc, m, seed, tol):
     n = Lc.shape[0]
-    delta = 1e-3 * max(float(Lc.diagonal().mean()), 1e-12)
+    delta = SHIFT_INVERT_DELTA * max(float(Lc.diagonal().mean()), 1e-300)
+    # L + δI is symmetric positive definite: a symmetric fill-reducing ordering (minimum degree on A + Aᵀ) and
+    # no pivoting halve the LU's fill and time against splu's default (COLAMD with partial pivoting).
+    lu = spla.splu(sp.csc_matrix(Lc + delta * sp.identity(n, format="csc")), permc_spec="MMD_AT_PLUS_A",
+                   diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+    OPinv = spla.LinearOperator((n, n), matvec=lambda x: lu.solve(np.asarray(x, dtype=np.float64)), dtype=np.float64)
     v0 = np.random.default_rng(seed).standard_normal(n)
-    vals, vecs = spla.eigsh(sp.csc_matrix(Lc), k=m + 1, sigma=-delta, which="LM", v0=v0, tol=tol)
+    vals, vecs = spla.eigsh(Lc, k=m + 1, sigma=-delta, which="LM", OPinv=OPinv, v0=v0, tol=tol)
     order = np.argsort(vals)
     return vals[order][1:], vecs[:, order][:, 1:]  # drop the constant (eigenvalue 0)
 
@@ -272,9 +291,11 @@ def _finish(vals, vecs):
 def _plan(G, k):
     """Validate ``(G, k)`` and split the work among components.
 
-    Returns ``(G, N, labels, n_comp, order, n_zero, remaining, work)``: ``n_zero`` indicator vectors, then
-    ``remaining`` eigenpairs to pick among the components' non-zero spectra; ``work`` lists ``(nodes, m)`` for
-    every component with a non-zero spectrum, largest first (``m = min(remaining, size − 1)``).
+    Returns ``(G, N, labels, n_comp, order, n_zero, remaining, by_label, work)``: ``n_zero`` indicator vectors,
+    then ``remaining`` eigenpairs to pick among the components' non-zero spectra. ``by_label`` lists the nodes
+    grouped by component, and ``work`` lists ``(start, stop, m)`` for every component with a non-zero spectrum,
+    largest first: its nodes are ``by_label[start:stop]`` and it contributes ``m = min(remaining, size − 1)``
+    candidates.
     """
     G = validate_graph(G)
     N = G.shape[0]
@@ -288,14 +309,14 @@ def _plan(G, k):
     n_zero = min(k, n_comp - 1)
     remaining = k - n_zero
     work = []
+    by_label = np.argsort(labels, kind="stable")  # nodes grouped by component, in O(N log N) once
     if remaining > 0:
-        by_label = np.argsort(labels, kind="stable")  # nodes grouped by component, in O(N log N) once
         starts = np.concatenate([[0], np.cumsum(sizes)])
         for comp in order:
             if sizes[comp] < 2:
                 break  # sizes are descending: only isolated nodes are left
-            work.append((by_label[starts[comp] : starts[comp + 1]], min(remaining, int(sizes[comp]) - 1)))
-    return G, N, labels, n_comp, order, n_zero, remaining, work
+            work.append((int(starts[comp]), int(starts[comp + 1]), min(remaining, int(sizes[comp]) - 1)))
+    return G, N, labels, n_comp, order, n_zero, remaining, by_label, work
 
 
 def choose_solver(G, k):
@@ -304,10 +325,11 @@ def choose_solver(G, k):
     Returns one of ``"dense"``, ``"lanczos"``, ``"shift_invert"`` (before any fallback), or ``"none"`` when the
     ``k`` eigenvectors are all component indicators and no eigensolver runs.
     """
-    G, *_, work = _plan(G, k)
+    G, *_, by_label, work = _plan(G, k)
     if not work:
         return "none"
-    idx, m = work[0]
+    start, stop, m = work[0]
+    idx = by_label[start:stop]
     return _auto_solver(laplacian(G)[idx][:, idx], m)[0]
 
 
@@ -331,15 +353,18 @@ def laplacian_eigenvectors(G, k, *, solver="auto", seed=0, tol=1e-8):
     """
     if solver not in SOLVERS:
         raise ValueError(f"unknown eigensolver {solver!r}; choose one of {', '.join(SOLVERS)}")
-    G, N, labels, n_comp, order, n_zero, remaining, work = _plan(G, k)
+    G, N, labels, n_comp, order, n_zero, remaining, by_label, work = _plan(G, k)
     vals = [np.zeros(n_zero)]
     vecs = [_component_indicator_basis(labels, n_comp, n_zero, order)] if n_zero else []
     if remaining > 0:
         L = laplacian(G)
+        if n_comp > 1:  # one O(nnz) permutation; then every component is a contiguous diagonal block
+            L = sp.csr_matrix(L[by_label][:, by_label])
         parts, cand_vals, owner, column = [], [], [], []
-        for j, (idx, m) in enumerate(work):
-            cv, cu = component_bottom_eigenpairs(L[idx][:, idx], m, solver=solver, seed=seed, tol=tol)
-            parts.append((idx, cu))  # component-local vectors: Σ_j n_j·m_j ≤ N·k numbers in all
+        for j, (start, stop, m) in enumerate(work):
+            Lc = L[start:stop, start:stop] if n_comp > 1 else L
+            cv, cu = component_bottom_eigenpairs(Lc, m, solver=solver, seed=seed, tol=tol)
+            parts.append((by_label[start:stop], cu))  # component-local vectors: Σ_j n_j·m_j ≤ N·k numbers
             cand_vals.append(cv)
             owner.append(np.full(m, j))
             column.append(np.arange(m))

@@ -184,7 +184,7 @@ def label_graph(y, max_edges=MAX_LABEL_GRAPH_EDGES):
         )
     Y = sp.csr_matrix((np.ones(len(y)), (np.arange(len(y)), inverse)), shape=(len(y), len(counts)))
     G = sp.csr_matrix(Y @ Y.T, dtype=np.float64)
-    G.setdiag(0)
+    G = sp.csr_matrix(G - sp.diags(G.diagonal()))  # drop the self-pairs without changing the sparsity pattern in place
     G.eliminate_zeros()
     return G
 
@@ -272,8 +272,7 @@ def knn_graph(X, k, mutual=False, *, weights="connectivity", metric="euclidean",
         indices, dist = _knn_exact(X, k, metric)
     rows = np.repeat(np.arange(n), k)
     w = np.ones(rows.shape) if weights == "connectivity" else _heat_weights(dist.ravel())
-    A = sp.csr_matrix((w, (rows, indices.ravel())), shape=(n, n))
-    A.setdiag(0)
+    A = sp.csr_matrix((w, (rows, indices.ravel())), shape=(n, n))  # _drop_self removed every self-neighbour
     A.eliminate_zeros()
     G = A.minimum(A.T) if mutual else A.maximum(A.T)
     G = sp.csr_matrix(G, dtype=np.float64)
