@@ -8,9 +8,9 @@ gradients, checked against finite differences), float64 at the §6 tolerances.
 import numpy as np
 import pytest
 import scipy.linalg as sla
-import scipy.optimize as so
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
+from optim_helpers import assert_gradient, lbfgs
 from kspectral.spectral.diagnostics import principal_angle_cosines
 from kspectral.spectral.graphs import knn_graph, label_graph, pair_graph
 from kspectral.spectral.laplacian import laplacian
@@ -93,26 +93,6 @@ def barlow_twins_w(W, Xa, Xb, lam=5e-3):
     ga = _standardise_backward(zb @ dC.T / n, za, sa)
     gb = _standardise_backward(za @ dC / n, zb, sb)
     return value, Xa.T @ ga + Xb.T @ gb
-
-
-def lbfgs(fun, shape, seeds, *, maxiter=20000):
-    out = []
-    for seed in seeds:
-        w0 = np.random.default_rng(seed).normal(size=shape)
-        res = so.minimize(
-            lambda w: (lambda v, g: (v, g.ravel()))(*fun(w.reshape(shape))), w0.ravel(), jac=True,
-            method="L-BFGS-B", options={"maxiter": maxiter, "maxfun": 2 * maxiter, "gtol": 1e-12, "ftol": 1e-16},
-        )
-        out.append((float(res.fun), res.x.reshape(shape)))
-    return out
-
-
-def assert_gradient(fun, W, rng, eps=1e-6):
-    _, g = fun(W)
-    for _ in range(3):
-        V = rng.normal(size=W.shape)
-        fd = (fun(W + eps * V)[0] - fun(W - eps * V)[0]) / (2 * eps)
-        assert fd == pytest.approx(np.sum(g * V), rel=1e-5, abs=1e-7)
 
 
 def two_views(seed=0, n=400, D=5, noise=(0.3, 0.4, 2.0, 2.5, 3.0)):
