@@ -2,7 +2,9 @@
 
 Installed as the ``kspectral_cli`` package (the source folder is ``cli/``); the console script calls :func:`main`,
 which turns every error into one line on stderr and a non-zero exit code: 2 for bad input (unknown method, bad
-value, missing run directory), 1 for a failed run, 130 for an interrupt (checkpoints are kept).
+value, missing run directory), 1 for a failed run or an internal error (rerun with ``--debug`` for its
+traceback), 130 for an interrupt (checkpoints are kept). Each command parses its options, calls one function of
+:mod:`kspectral.runs` (which does every check) and prints what it returns.
 """
 
 from __future__ import annotations
@@ -27,16 +29,15 @@ app = typer.Typer(
 console = Console()
 
 
+@app.callback()
+def _options(
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback of an error instead of one line."),
+):
+    """Self-supervised learning for Keras 3, beside the closed-form spectral embedding each loss recovers."""
+
+
 # Typer ≥ 0.29 vendors click as typer._click, older Typer uses click itself: take the classes from Typer's exports.
 _ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
-
-
-class CLIError(Exception):
-    """An error to report as one line with the given exit code."""
-
-    def __init__(self, message, code=2):
-        super().__init__(message)
-        self.code = code
 
 
 @contextlib.contextmanager
@@ -78,19 +79,6 @@ def _import_tensorflow():
         import keras  # noqa: F401
 
 
-def _load_recipe(path):
-    import tomllib
-
-    from kspectral.recipes import find_recipe
-
-    recipe_path = find_recipe(path)
-    try:
-        values = tomllib.loads(recipe_path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise CLIError(f"recipe {recipe_path} is not valid TOML: {exc}") from None
-    return values.get("train", values)
-
-
 def _progress_callback(epochs):
     import keras
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -126,20 +114,37 @@ def _print_table(rows, title):
     from rich.table import Table
 
     table = Table(title=title)
+    columns = [(probe, title) for probe, title in (("linear", "linear top-1"), ("knn", "kNN top-1"),
+                                                   ("mlp", "MLP top-1")) if any(getattr(r, probe) is not None
+                                                                                for r in rows)]
     table.add_column("representation")
     table.add_column("dim", justify="right")
-    table.add_column("linear top-1", justify="right")
-    table.add_column("kNN top-1", justify="right")
+    for _, title in columns:
+        table.add_column(title, justify="right")
     for r in rows:
-        table.add_row(r.name, str(r.dim), f"{r.linear:.4f}", f"{r.knn:.4f}")
+        table.add_row(r.name, str(r.dim), *(f"{getattr(r, probe):.4f}" for probe, _ in columns))
     console.print(table)
 
 
 @app.command()
 def train(
     method: Optional[str] = typer.Option(None, help="SSL method (see `kspectral methods`).", show_default="vicreg"),
-    epochs: Optional[int] = typer.Option(None, min=1, help="Training epochs.", show_default="100"),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=2, help="Pairs per batch.", show_default="256"),
+    dataset: Optional[str] = typer.Option(
+        None, help="digits, a TFDS name (cifar10, cifar100, stl10, imagenette, mnist, fashion_mnist, tfds:NAME), "
+        "a folder of images, or an .npz/.npy file.", show_default="digits",
+    ),
+    data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Folder of prepared TFDS data.",
+                                           show_default="~/tensorflow_datasets"),
+    image_size: Optional[int] = typer.Option(None, "--image-size", help="Resize images to this side.",
+                                             show_default="the dataset's"),
+    augment: Optional[str] = typer.Option(None, help="Augmentation preset: simclr, cifar, byol, vicreg, digits, "
+                                          "multicrop.", show_default="the dataset's"),
+    augment_on: Optional[str] = typer.Option(None, "--augment-on", help="Augment on the data pipeline (data) or "
+                                             "in the train step (device).", show_default="data"),
+    epochs: Optional[int] = typer.Option(None, help="Training epochs (≥ 1).", show_default="100"),
+    steps_per_epoch: Optional[int] = typer.Option(None, "--steps-per-epoch", help="Limit each epoch to N steps.",
+                                                  show_default="one pass"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Pairs per batch (≥ 2).", show_default="256"),
     pairs: Optional[str] = typer.Option(
         None, help="Positive pairs: augment (two augmentations), knn (kNN-graph edges) or labels.",
         show_default="augment",
@@ -148,53 +153,59 @@ def train(
         None, help="Run directory; an interrupted run there resumes.",
         show_default="runs/<method>-<dataset>-<pairs>-<time>",
     ),
-    seed: Optional[int] = typer.Option(None, min=0, help="Random seed of split, pairs and initialisation.",
+    seed: Optional[int] = typer.Option(None, help="Random seed of split, pairs and initialisation.",
                                        show_default="0"),
     projector: Optional[str] = typer.Option(None, help="Projector widths, e.g. 1024-1024-1024 (methods with a projector).",
                                             show_default="1024-1024-1024"),
-    encoder: Optional[str] = typer.Option(None, help="Built-in encoder: mlp or conv.", show_default="mlp"),
-    learning_rate: Optional[float] = typer.Option(None, "--learning-rate", help="AdamW peak learning rate (> 0).",
+    encoder: Optional[str] = typer.Option(None, help="Encoder: mlp, conv, resnet18, resnet34, resnet50 or "
+                                          "keras:NAME.", show_default="mlp"),
+    stem: Optional[str] = typer.Option(None, help="ResNet stem: auto, cifar or imagenet.", show_default="auto"),
+    optimizer: Optional[str] = typer.Option(None, help="adamw, lars, sgd or lamb.", show_default="adamw"),
+    learning_rate: Optional[float] = typer.Option(None, "--learning-rate", help="Peak learning rate (> 0).",
                                                   show_default="0.002"),
-    knn_k: Optional[int] = typer.Option(None, "--knn-k", min=1, help="Neighbours of the kNN graph (--pairs knn).",
+    knn_k: Optional[int] = typer.Option(None, "--knn-k", help="Neighbours of the kNN graph (--pairs knn).",
                                         show_default="10"),
-    baseline_dim: Optional[int] = typer.Option(None, "--baseline-dim", min=1, help="Dimension of the spectral baseline.",
+    baseline_dim: Optional[int] = typer.Option(None, "--baseline-dim", help="Dimension of the spectral baseline.",
                                                show_default="32"),
     recipe: Optional[str] = typer.Option(
         None, help="Recipe: a TOML file or a shipped recipe name (see `kspectral recipes`); options override it."
+    ),
+    settings: Optional[list[str]] = typer.Option(
+        None, "--set", metavar="KEY=VALUE", help="Set any config field, KEY=VALUE (repeatable), e.g. --set weight_decay=1e-5 or "
+        "--set method_options.temperature=0.5; applied last.",
     ),
 ):
     """Train an SSL method (default: VICReg on scikit-learn's bundled digits, offline) and probe it.
 
     Prints linear and kNN top-1 on the test split for raw pixels, the trained encoder and the closed-form
-    spectral baseline on the same positive-pair graph, and writes config.json, model.keras, history.csv and
-    metrics.json to the run directory.
+    spectral baseline on the same positive-pair graph, and writes config.json, model.keras, history.csv,
+    metrics.json and TensorBoard logs to the run directory. Every field of config.json can be set with --set.
     """
-    from kspectral.runs import RunConfig
+    from kspectral.runs import resolve_config
 
-    values = _load_recipe(recipe) if recipe else {}
-    overrides = {
-        "method": method, "epochs": epochs, "batch_size": batch_size, "pairs": pairs, "seed": seed,
-        "projector": projector, "encoder": encoder, "learning_rate": learning_rate, "knn_k": knn_k,
-        "baseline_dim": baseline_dim,
-    }
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    config = RunConfig.from_dict(values)
+    config = resolve_config(
+        recipe, settings or (), method=method, dataset=dataset, data_dir=data_dir, image_size=image_size,
+        augment=augment, augment_on=augment_on, epochs=epochs, steps_per_epoch=steps_per_epoch,
+        batch_size=batch_size, pairs=pairs, seed=seed, projector=projector, encoder=encoder, stem=stem,
+        optimizer=optimizer, learning_rate=learning_rate, knn_k=knn_k, baseline_dim=baseline_dim,
+    )
     _import_tensorflow()
     from kspectral import runs
 
-    config.validate()
-    run_dir = out or runs.default_run_dir(config)
-    console.print(f"[bold]kspectral train[/] → {run_dir}")
     result = runs.train(
         config,
-        out=run_dir,
+        out=out,
         callbacks=[_progress_callback(config.epochs)],
         on_stage=lambda message: console.print(f"[dim]· {message}[/]"),
     )
     m = result.metrics
-    _print_table(result.rows, f"Top-1 on the {config.dataset} test split (kNN preset: {config.knn_preset})")
+    if result.rows:
+        _print_table(result.rows, f"Top-1 on the {config.dataset} test split (kNN preset: {config.knn_preset})")
     sb = m["spectral_baseline"]
-    console.print(f"spectral baseline: {sb['estimator']} on the {sb['graph']} (rank {sb['rank']})")
+    if sb.get("estimator"):
+        console.print(f"spectral baseline: {sb['estimator']} ({sb['status']}) on the {sb['graph']} (rank {sb['rank']})")
+    else:
+        console.print(f"spectral baseline: none ({sb['skipped']})")
     console.print(f"run directory: {result.run_dir}   train {m['train_time_s']:.1f} s, wall {m['wall_time_s']:.1f} s")
 
 
@@ -202,14 +213,16 @@ def train(
 def probe(
     run_dir: Path = typer.Argument(..., help="A run directory written by `kspectral train`."),
     knn_preset: Optional[str] = typer.Option(None, "--knn-preset", help="kNN preset: dino (k=20, T=0.07) or instdisc."),
+    probes: Optional[list[str]] = typer.Option(
+        None, "--probe", help="Probe to run: linear, knn or mlp (Dubois et al.'s 2×2048 MLP); repeatable.",
+        show_default="linear and knn",
+    ),
 ):
-    """Re-evaluate a saved run: linear and kNN probes for raw inputs, its encoder and its spectral baseline."""
-    if not run_dir.is_dir():
-        raise CLIError(f"run directory {run_dir} does not exist")
+    """Re-evaluate a saved run: probes of raw inputs, its encoder and its spectral baseline on the test split."""
     _import_tensorflow()
     from kspectral import runs
 
-    rows = runs.probe(run_dir, knn_preset=knn_preset)
+    rows = runs.probe(run_dir, knn_preset=knn_preset, probes=probes or ("linear", "knn"))
     _print_table(rows, f"Top-1 of {run_dir} on its test split")
 
 
@@ -234,29 +247,87 @@ def spectral(
                            out=out)
     s = result.summary
     _print_table(result.rows, f"Top-1 on the digits test split (kNN preset: {knn_preset})")
-    console.print(f"{s['estimator']} on the {s['graph']}: rank {s['rank']}, objective {s['objective']}, "
+    objective = "unknown" if s["objective"] is None else f"{s['objective']:.6g}"
+    console.print(f"{s['estimator']} ({s['status']}) on the {s['graph']}: rank {s['rank']}, objective {objective}, "
                   f"{s['seconds']:.2f} s")
     console.print(f"graph: {s['graph_report']}")
 
 
 @app.command()
 def methods():
-    """List the registered SSL methods and the spectral method each recovers."""
-    _import_tensorflow()
-    from kspectral import methods as registry
+    """List the methods, the closed form each recovers (nonparametric / linear regime) and the status of each."""
+    from kspectral import catalog
+    from kspectral.spectral import baselines
 
-    for name in registry.names():
-        cls = registry.get(name)
-        console.print(f"{name:24s} {cls.__name__:24s} spectral counterpart: {cls.spectral_counterpart or '-'}")
+    console.print(f"[bold]{'name':22s} {'class':34s} {'closed form: nonparametric / linear':58s} status[/]",
+                  soft_wrap=True)
+    for name in catalog.names():
+        canonical, options = catalog.resolve_name(name)
+        model = catalog.METHODS[canonical].class_name
+        if options:
+            model += f"({', '.join(f'{k}={v!r}' for k, v in options.items())})"
+        forms = f"{baselines.counterpart(canonical, 'nonparametric')} / {baselines.counterpart(canonical, 'linear')}"
+        status = f"{baselines.status(canonical, 'nonparametric')} / {baselines.status(canonical, 'linear')}"
+        console.print(f"{name:22s} {model:34s} {forms:58s} {status}", soft_wrap=True, highlight=False)
+    console.print("statuses: theorem (published), derived (derived and checked numerically), analogy (nearest closed "
+                  "form of the family); README.md's Methods table gives the conditions.", soft_wrap=True)
 
 
 @app.command()
-def recipes():
-    """List the shipped training recipes (use one with `kspectral train --recipe NAME`)."""
-    from kspectral.recipes import list_recipes
+def recipes(
+    show: Optional[str] = typer.Option(None, "--show", help="Print this recipe (a shipped name or a file).")
+):
+    """List the shipped training recipes (use one with `kspectral train --recipe NAME`), or print one."""
+    from kspectral.recipes import find_recipe, list_recipes
 
+    if show is not None:
+        path = find_recipe(show)
+        console.print(f"[dim]# {path}[/]")
+        console.print(path.read_text(encoding="utf-8"), highlight=False, markup=False, soft_wrap=True)
+        return
     for path in list_recipes():
-        console.print(path.stem)
+        first = path.read_text(encoding="utf-8").splitlines()[0] if path.stat().st_size else ""
+        note = first.lstrip("# ").strip() if first.startswith("#") else ""
+        console.print(f"{path.stem:44s} {note}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def plot(
+    run_dir: Path = typer.Argument(..., help="A run directory written by `kspectral train`."),
+    out: Optional[Path] = typer.Option(None, help="Folder for the PNGs.", show_default="RUN_DIR/plots"),
+):
+    """Write PNGs of a run: training curves, covariance spectra, a 2-D embedding of the test set, the probe table."""
+    _import_tensorflow()
+    from kspectral.plots import plot_run
+
+    written = plot_run(run_dir, out_dir=out)
+    for path in written:
+        console.print(f"wrote {path}", highlight=False)
+    for name, reason in written.skipped.items():
+        console.print(f"[yellow]skipped {name}: {reason}[/]", highlight=False)
+
+
+@app.command()
+def augment(
+    preset: str = typer.Argument(..., help="Augmentation preset: simclr, cifar, byol, vicreg, digits, multicrop."),
+    dataset: str = typer.Option("digits", help="Dataset whose test images to augment (as `kspectral train`)."),
+    data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Folder of prepared TFDS data."),
+    image_size: Optional[int] = typer.Option(None, "--image-size", help="Resize images to this side."),
+    images: int = typer.Option(6, min=1, help="Rows: how many images."),
+    views: int = typer.Option(6, min=1, help="Columns: how many augmented views of each."),
+    seed: int = typer.Option(0, min=0, help="Seed of the views."),
+    out: Path = typer.Option(Path("augmentations.png"), help="PNG file to write."),
+):
+    """Render a grid of augmented views of the same images, to look at a preset before training with it."""
+    _import_tensorflow()
+    from kspectral.data import load
+    from kspectral.plots import augmentation_grid
+
+    data = load(dataset, data_dir=data_dir, image_size=image_size, seed=seed)
+    source = data.x_test if data.x_test is not None and len(data.x_test) else data.x_train
+    path = augmentation_grid(source[:images], preset, views=views, seed=seed, out=out,
+                             title=f"{preset} on {dataset}")
+    console.print(f"wrote {path}", highlight=False)
 
 
 def _error(message):
@@ -266,13 +337,17 @@ def _error(message):
 def main(argv=None):
     """Console-script entry point: run the app, report errors in one line with a proper exit code.
 
-    Set ``KSPECTRAL_DEBUG=1`` to get the traceback of an error instead.
+    Exit codes: 0 success, 2 bad input (a ``ValueError`` or a missing file: the message names the problem and the
+    fix), 1 a failed run (divergence) or an internal error, 130 an interrupt. ``--debug`` anywhere on the command
+    line (or ``KSPECTRAL_DEBUG=1``) shows the traceback of an error instead.
     """
     command = typer.main.get_command(app)
     argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv or bool(os.environ.get("KSPECTRAL_DEBUG"))
+    argv = [a for a in argv if a != "--debug"]
     if not argv:  # a bare `kspectral` asks for help: print it and succeed
         argv = ["--help"]
-    if os.environ.get("KSPECTRAL_DEBUG"):
+    if debug:
         return command.main(args=argv, prog_name="kspectral")
     try:
         code = command.main(args=argv, prog_name="kspectral", standalone_mode=False)
@@ -285,14 +360,15 @@ def main(argv=None):
         print("kspectral: interrupted (a training run resumes from its last completed epoch when started again "
               "with the same --out)", file=sys.stderr, flush=True)
         code = 130
-    except CLIError as exc:
-        _error(exc)
-        code = exc.code
-    except (ValueError, TypeError, OSError, ImportError) as exc:
+    except (ValueError, OSError) as exc:  # bad input: a value, a recipe, a path
         _error(exc)
         code = 2
-    except (FloatingPointError, RuntimeError) as exc:
+    except FloatingPointError as exc:  # a run that diverged; its message says how to resume
         _error(exc)
+        code = 1
+    except Exception as exc:  # noqa: BLE001 - anything else is a bug in kspectral, not the user's input
+        _error(f"internal error: {type(exc).__name__}: {exc} (this is a bug; rerun with --debug for the traceback "
+               "and report it)")
         code = 1
     sys.exit(code if isinstance(code, int) else 0)
 

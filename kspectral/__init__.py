@@ -5,16 +5,25 @@ Submodules load on first use, so ``import kspectral.spectral`` (numpy/scipy only
 - :mod:`kspectral.objectives`: SSL losses as pure ``keras.ops`` functions and serializable Keras losses.
 - :mod:`kspectral.methods`: ``SSLModel`` and one Keras model per method, trainable with ``fit()``.
 - :mod:`kspectral.spectral`: positive-pair graphs, Laplacians and the closed-form optima of the losses.
-- :mod:`kspectral.data`: built-in datasets and ``tf.data`` pipelines of positive pairs.
-- :mod:`kspectral.probes`: linear and kNN probes on frozen representations.
-- :mod:`kspectral.runs`: the train / probe workflow behind the ``kspectral`` command.
+- :mod:`kspectral.data`: datasets (built in, TFDS, image folders, arrays), augmentation presets and ``tf.data``
+  pipelines of positive pairs.
+- :mod:`kspectral.encoders`: backbones by name (MLP, convnet, ResNets, ``keras.applications``).
+- :mod:`kspectral.optimizers`: LARS, the warm-up cosine schedule, optimizers by name.
+- :mod:`kspectral.probes`: linear, kNN and MLP probes on frozen representations.
+- :mod:`kspectral.callbacks`: the online probe monitor.
+- :mod:`kspectral.plots`: PNGs of a run and grids of augmented views.
+- :mod:`kspectral.runs`: the train / probe / spectral workflows behind the ``kspectral`` command.
+- :mod:`kspectral.catalog`: method names and aliases, readable without TensorFlow.
 """
 
 import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("objectives", "methods", "spectral", "data", "probes", "encoders", "runs", "recipes")
+_SUBMODULES = (
+    "objectives", "methods", "spectral", "data", "probes", "encoders", "runs", "recipes", "catalog", "optimizers",
+    "callbacks", "plots",
+)
 
 
 def __getattr__(name):

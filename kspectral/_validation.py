@@ -72,3 +72,77 @@ def check_random_state(seed):
     if seed is None or isinstance(seed, (int, np.integer)):
         return np.random.default_rng(seed)
     raise TypeError(f"seed must be None, an int or a numpy Generator, got {type(seed).__name__}")
+
+
+def check_number(value, name, *, minimum=None, strict=False, maximum=None):
+    """Return ``value`` as a finite float, or raise a clear error.
+
+    Args:
+        value: a Python or numpy number (a bool is refused).
+        name: the argument's name, used in error messages.
+        minimum: the smallest accepted value (``None``: no lower bound).
+        strict: refuse ``value == minimum`` (e.g. ``minimum=0, strict=True`` asks for a positive number).
+        maximum: the largest accepted value (``None``: no upper bound).
+
+    Raises:
+        TypeError: ``value`` is not a number.
+        ValueError: ``value`` is NaN, infinite or out of range.
+    """
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number, got {value!r}") from None
+    if minimum is not None and minimum == 0:
+        need = "positive" if strict else "non-negative"
+    elif minimum is not None:
+        need = f"{'>' if strict else '≥'} {minimum}"
+    else:
+        need = None
+    if not np.isfinite(number):
+        raise ValueError(f"{name} must be a finite{' ' + need if need and minimum == 0 else ''} number, got {number}")
+    if minimum is not None and (number < minimum or (strict and number == minimum)):
+        if minimum == 0:
+            raise ValueError(f"{name} must be a finite {need} number, got {number}")
+        raise ValueError(f"{name} must be {need}, got {number}")
+    if maximum is not None and number > maximum:
+        raise ValueError(f"{name} must be at most {maximum}, got {number}")
+    return number
+
+
+def check_nonnegative(value, name):
+    """``value`` as a finite float ≥ 0 (loss weights, ridge), or a clear error."""
+    return check_number(value, name, minimum=0.0)
+
+
+def check_positive(value, name):
+    """``value`` as a finite float > 0 (temperatures, epsilons, learning rates), or a clear error."""
+    return check_number(value, name, minimum=0.0, strict=True)
+
+
+def parse_widths(spec, what="projector"):
+    """Parse ``"512-512-128"`` (or a sequence of ints) into a tuple of positive layer widths.
+
+    Args:
+        spec: widths joined by ``-``, or a list/tuple of positive ints.
+        what: what the widths describe (``"projector"``, ``"encoder"``), used in error messages.
+
+    Example:
+        >>> parse_widths("2048-2048-128")
+        (2048, 2048, 128)
+    """
+    if isinstance(spec, str):
+        try:
+            widths = tuple(int(p.strip()) for p in spec.split("-"))
+        except ValueError:
+            widths = ()
+    elif isinstance(spec, (list, tuple)):
+        widths = tuple(spec)
+    else:
+        raise TypeError(f"a {what} spec must be a string such as '2048-2048-2048', got {type(spec).__name__}")
+    if not widths or not all(isinstance(w, (int, np.integer)) and not isinstance(w, bool) and w > 0 for w in widths):
+        raise ValueError(
+            f"{what} spec {spec!r} is not valid: expected positive layer widths joined by '-', e.g. '2048-2048-2048'"
+        )
+    return tuple(int(w) for w in widths)

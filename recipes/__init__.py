@@ -1,14 +1,24 @@
 """Training recipes shipped with kspectral (``kspectral recipes`` lists them).
 
 A recipe is a TOML file whose keys are :class:`kspectral.runs.RunConfig` fields, at top level or under
-``[train]``. File names follow ``{method}_{encoder}_bs{batch}-{epochs}e_{dataset}.toml``.
+``[train]`` (method options under ``[train.method_options]``). File names follow
+``{method}_{encoder}_bs{batch}-{epochs}e_{dataset}.toml`` (the MMSelfSup convention), e.g.
+``vicreg_resnet18_bs256-1000e_cifar10.toml``; the comment at the top of each file names the published number the
+recipe aims at, or says that there is none.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 RECIPE_DIR = Path(__file__).resolve().parent
+
+#: ``{method}_{encoder}_bs{batch}-{epochs}e_{dataset}``: method and dataset may contain ``_``, the encoder may not.
+RECIPE_NAME = re.compile(
+    r"(?P<method>[a-z][a-z0-9_]*?)_(?P<encoder>[a-z][a-z0-9]*)_bs(?P<batch_size>\d+)-(?P<epochs>\d+)e_"
+    r"(?P<dataset>[a-z][a-z0-9_]*)"
+)
 
 
 def list_recipes():
@@ -27,3 +37,38 @@ def find_recipe(name_or_path):
             return candidate
     names = ", ".join(p.stem for p in list_recipes())
     raise FileNotFoundError(f"no recipe file or shipped recipe named {name_or_path!r}; shipped recipes: {names}")
+
+
+def parse_recipe_name(name):
+    """The fields a recipe's file name states: method, encoder, batch size, epochs and dataset.
+
+    Example:
+        >>> parse_recipe_name("barlow_twins_resnet18_bs256-1000e_cifar10.toml")
+        {'method': 'barlow_twins', 'encoder': 'resnet18', 'batch_size': 256, 'epochs': 1000, 'dataset': 'cifar10'}
+
+    Raises:
+        ValueError: the name does not follow ``{method}_{encoder}_bs{batch}-{epochs}e_{dataset}``.
+    """
+    stem = Path(name).name
+    stem = stem[:-5] if stem.endswith(".toml") else stem
+    match = RECIPE_NAME.fullmatch(stem)
+    if match is None:
+        raise ValueError(f"recipe name {stem!r} does not follow {{method}}_{{encoder}}_bs{{batch}}-{{epochs}}e_"
+                         "{dataset}, e.g. vicreg_resnet18_bs256-1000e_cifar10")
+    fields = match.groupdict()
+    return {**fields, "batch_size": int(fields["batch_size"]), "epochs": int(fields["epochs"])}
+
+
+def recipe_summary(name_or_path):
+    """The comment at the top of a recipe (what it trains, the number it aims at, its sources), without ``#``.
+
+    Example:
+        >>> recipe_summary("vicreg_resnet18_bs256-1000e_cifar10").splitlines()[1][:30]
+        'Aims at 92.07 % online linear '
+    """
+    lines = []
+    for line in find_recipe(name_or_path).read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line[1:].strip())
+    return "\n".join(lines)

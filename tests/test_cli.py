@@ -89,7 +89,7 @@ def test_finished_run_is_not_overwritten(default_run, capsys):
     [
         (["train", "--method", "byol9"], "unknown method 'byol9'; choose one of: "),
         (["train", "--pairs", "triangles"], "unknown pairs 'triangles'; choose one of: augment, knn, labels"),
-        (["train", "--epochs", "0"], "Invalid value for '--epochs'"),
+        (["train", "--epochs", "0"], "epochs must be an integer ≥ 1, got 0"),
         (["train", "--batch-size", "abc"], "Invalid value for '--batch-size'"),
         (["train", "--projector", "512-x"], "projector spec '512-x' is not valid"),
         (["train", "--batch-size", "5000", "--epochs", "1"], "larger than the 1437 training images"),
@@ -128,7 +128,8 @@ def test_shipped_recipe_matches_the_defaults():
     from kspectral.recipes import find_recipe
 
     values = tomllib.loads(find_recipe("vicreg_mlp_bs256-100e_digits").read_text())["train"]
-    default = runs.RunConfig().validate().to_dict()
+    default = runs.with_defaults(runs.RunConfig().validate()).to_dict()
+    default["encoder_widths"] = default["encoder_widths"] or "512-256"  # None: the mlp encoder's own default
     for key, value in values.items():
         if key != "method_options":
             assert default[key] == value, key
@@ -157,9 +158,40 @@ def test_interrupted_run_keeps_checkpoints_and_resumes(tmp_path):
     assert not (out / "backup").exists()
 
 
-def test_methods_command_lists_vicreg(capsys):
+def test_methods_command_lists_every_method_with_its_counterpart_and_status(capsys):
     code, out, _ = run_cli(["methods"], capsys)
-    assert code == 0 and "vicreg" in out and "laplacian_eigenmaps" in out
+    assert code == 0 and "vicreg" in out and "LaplacianEigenmaps" in out and "LinearVICReg" in out
+    assert "theorem" in out and "derived" in out and "analogy" in out
+    for name in ("simclr_abs", "simclr_centered", "dissl", "cissl", "barlow_twins"):
+        assert name in out
+
+
+def test_methods_command_imports_no_tensorflow():
+    code = ("import sys; from kspectral_cli.main import main\n"
+            "try:\n    main(['methods'])\nexcept SystemExit as e:\n    assert e.code in (0, None), e.code\n"
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TensorFlow was imported'")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "vicreg" in proc.stdout
+
+
+def test_spectral_pairs_graph_reproduces_the_baseline_of_a_run(default_run):
+    """`kspectral spectral --graph pairs` rebuilds the baseline graph of `kspectral train` with the same seed."""
+    trained = json.loads((default_run / "metrics.json").read_text())
+    result = runs.spectral(method="vicreg", graph="pairs", dim=32, seed=0)
+    row = result.summary["probes"]["LinearVICReg (vicreg, linear)"]
+    assert row["linear_top1"] == pytest.approx(trained["probes"]["spectral baseline (vicreg)"]["linear_top1"])
+    assert row["knn_top1"] == pytest.approx(trained["probes"]["spectral baseline (vicreg)"]["knn_top1"])
+    assert result.summary["graph"] == trained["spectral_baseline"]["graph"]
+
+
+def test_metrics_name_the_estimator_that_ran_and_its_status(default_run):
+    from kspectral.spectral import baselines
+
+    summary = json.loads((default_run / "metrics.json").read_text())["spectral_baseline"]
+    assert summary["estimator"] == baselines.counterpart("vicreg", "linear") == "LinearVICReg"
+    assert summary["status"] == baselines.status("vicreg", "linear")
+    assert summary["regime"] == "linear" and summary["rank"] == 32
 
 
 def test_console_script_exit_code_and_no_traceback(tmp_path):
@@ -220,7 +252,7 @@ def test_every_shipped_recipe_validates():
     paths = list_recipes()
     assert len(paths) >= 4
     for path in paths:
-        assert re.fullmatch(r"[a-z_]+_[a-z]+_bs\d+-\d+e_[a-z0-9]+", path.stem), path.stem  # the naming convention
+        assert re.fullmatch(r"[a-z_]+_[a-z0-9]+_bs\d+-\d+e_[a-z0-9_]+", path.stem), path.stem  # the naming convention
         values = tomllib.loads(path.read_text())["train"]
         config = runs.RunConfig.from_dict(values).validate()
         assert path.stem.startswith(config.method) and f"bs{config.batch_size}-{config.epochs}e" in path.stem

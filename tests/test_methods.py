@@ -10,7 +10,6 @@ from kspectral.data import augmented_pairs, digits_augmenter
 from kspectral.encoders import build_encoder, mlp_encoder
 from kspectral.methods import Projector, SSLModel, VICReg, parse_widths
 from kspectral.objectives import vicreg
-from kspectral.objectives import vicreg_terms
 
 
 def tiny_encoder():
@@ -160,7 +159,8 @@ def test_vicreg_spectral_baseline_forms(rng):
     linear = VICReg.spectral_baseline(G, 2, features=X)
     assert isinstance(nonparametric, LaplacianEigenmaps) and nonparametric.embedding_.shape == (50, 2)
     assert isinstance(linear, LinearVICReg) and linear.transform(X).shape == (50, 2)
-    assert VICReg.spectral_counterpart == "laplacian_eigenmaps"
+    assert VICReg.spectral_counterpart() == "LaplacianEigenmaps"
+    assert VICReg.spectral_counterpart("linear") == "LinearVICReg"
 
 
 def test_mixed_precision_loss_is_float32(digits_data):
@@ -171,7 +171,7 @@ def test_mixed_precision_loss_is_float32(digits_data):
         a, b = digits_data.x_train[:32], digits_data.x_train[32:64]
         z = model.embed(a)
         assert keras.backend.standardize_dtype(z.dtype) == "bfloat16"
-        terms = vicreg_terms(z, model.embed(b))
+        terms = vicreg(z, model.embed(b), return_terms=True)
         assert all(keras.backend.standardize_dtype(v.dtype) == "float32" for v in terms.values())
         logs = model.train_on_batch(a, b, return_dict=True)
         assert np.isfinite(logs["loss"])
@@ -184,3 +184,33 @@ def test_build_encoder_by_name():
     assert build_encoder("conv", (8, 8, 1), "4-8").output_shape == (None, 8)
     with pytest.raises(ValueError, match="choose one of: mlp, conv"):
         build_encoder("resnet9000", (8, 8, 1))
+
+
+def test_method_loss_is_its_objective_function(digits_data):
+    """The class adds nothing to the function's formula: same weights, same value, same terms."""
+    keras.utils.set_random_seed(2)
+    model = VICReg(encoder=tiny_encoder(), projector="32-16", invariance_weight=3.0, variance_weight=7.0,
+                   covariance_weight=0.5, diagnostics=False)
+    a, b = digits_data.x_train[:32], digits_data.x_train[32:64]
+    outputs = model.forward(a, b)
+    terms = model.compute_objective(outputs)
+    expected = vicreg(outputs["z_a"], outputs["z_b"], 3.0, 7.0, 0.5, return_terms=True)
+    assert set(terms) == set(expected) == {"loss", *model.loss_terms}
+    for key in terms:
+        assert float(terms[key]) == pytest.approx(float(expected[key]), rel=1e-6)
+
+
+def test_method_weights_validated():
+    with pytest.raises(ValueError, match="invariance_weight"):
+        VICReg(encoder=tiny_encoder(), projector="8", invariance_weight=-1.0)
+    with pytest.raises(ValueError, match="temperature"):
+        methods.SimCLR(encoder=tiny_encoder(), projector="8", temperature=0.0)
+    with pytest.raises(ValueError, match="combines only with dimensions='raw'"):
+        methods.SimCLR(encoder=tiny_encoder(), projector="8", negatives="abs", dimensions="centered")
+
+
+def test_plain_ssl_model_has_no_spectral_counterpart(rng):
+    with pytest.raises(TypeError, match="not a registered method"):
+        SSLModel.spectral_counterpart()
+    with pytest.raises(TypeError, match="not a registered method"):
+        SSLModel.spectral_baseline(np.eye(4), 2)

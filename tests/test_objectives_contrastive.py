@@ -4,6 +4,8 @@ Spec: ``objectives.md`` A2 rows 1-4 and 10, B2, part C properties 22-28 and 35. 
 1e-6 absolute in float64, 1e-3 relative in float32.
 """
 
+from functools import partial
+
 import keras
 import numpy as np
 import pytest
@@ -11,23 +13,18 @@ import tensorflow as tf
 from scipy.special import logsumexp
 
 from kspectral.objectives.cissl import CISSLLoss, cissl
-from kspectral.objectives.simclr import (
-    DCLLoss,
-    SimCLRLoss,
-    dcl,
-    dcl_abs,
-    dcl_sq,
-    simclr,
-    simclr_abs,
-    simclr_centered,
-    simclr_official,
-    simclr_sq,
-    simclr_standardized,
-    standardize_dimensions,
-)
+from kspectral.objectives.simclr import DCLLoss, SimCLRLoss, dcl, simclr, simclr_official, standardize_dimensions
 from kspectral.objectives.spectral_contrastive import SpectralContrastiveLoss, spectral_contrastive
 
 DTYPES = ["float32", "float64"]
+
+# the forms Garrido et al. (2023) name, as (function, negatives, dimensions)
+simclr_abs = partial(simclr, negatives="abs")
+simclr_sq = partial(simclr, negatives="sq")
+simclr_centered = partial(simclr, dimensions="centered")
+simclr_standardized = partial(simclr, dimensions="standardized")
+dcl_abs = partial(dcl, negatives="abs")
+dcl_sq = partial(dcl, negatives="sq")
 
 # name -> (function, numpy-reference keyword arguments); all take (z_a, z_b, temperature)
 NT_XENT = {
@@ -113,7 +110,8 @@ def np_cissl(sa, sb, ta, tb, tau):
     return float(np.mean([-0.5 * (logp[k, k] + logp[k, (k + b) % n]) for k in range(n)]))
 
 
-def np_spectral(za, zb, mu):
+def np_spectral(za, zb, mu, divide_by_mu=True):
+    """The authors' ``D(z1, z2, mu)`` (``models/spectral.py``), written with explicit loops."""
     def project(z):
         norms = np.linalg.norm(z, axis=1, keepdims=True)
         return np.where(norms > np.sqrt(mu), z / norms * np.sqrt(mu), z)
@@ -122,7 +120,7 @@ def np_spectral(za, zb, mu):
     n = len(a)
     positive = np.mean([a[i] @ b[i] for i in range(n)])
     negative = np.mean([(a[i] @ b[j]) ** 2 for i in range(n) for j in range(n) if i != j])
-    return -2 * positive + negative
+    return (-2 * positive + negative) / (mu if divide_by_mu else 1.0)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -388,7 +386,8 @@ def test_spectral_contrastive_hand_values(dtype):
     # μ = 1: projected to [[0.6, 0.8], [0, 1]] = b; positives 1, 1; negatives 0.8, 0.8
     assert_close(spectral_contrastive(far, b, mu=1.0), -2 * 1.0 + 0.64, dtype)  # −1.36
     # μ = 4 (radius 2): [[1.2, 1.6], [0, 2]] (second row kept); positives 2, 2; negatives 1.6, 1.6
-    assert_close(spectral_contrastive(far, b, mu=4.0), -2 * 2.0 + 2.56, dtype)  # −1.44
+    assert_close(spectral_contrastive(far, b, mu=4.0, divide_by_mu=False), -2 * 2.0 + 2.56, dtype)  # −1.44
+    assert_close(spectral_contrastive(far, b, mu=4.0), (-2 * 2.0 + 2.56) / 4.0, dtype)  # the authors' D(): −0.36
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -396,6 +395,40 @@ def test_spectral_contrastive_matches_numpy_reference(rng, dtype):
     za, zb = randn(rng, (5, 4), dtype) * 0.4, randn(rng, (5, 4), dtype) * 0.4  # some inside, some outside
     for mu in (0.5, 1.0, 3.0):
         assert_close(spectral_contrastive(za, zb, mu=mu), np_spectral(za, zb, mu), dtype)
+        assert_close(spectral_contrastive(za, zb, mu=mu, divide_by_mu=False),
+                     np_spectral(za, zb, mu, divide_by_mu=False), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_spectral_contrastive_undivided_form_is_mu_times_the_default(rng, dtype):
+    za, zb = randn(rng, (6, 4), dtype), randn(rng, (6, 4), dtype)
+    for mu in (0.3, 1.0, 5.0):
+        default = float(spectral_contrastive(za, zb, mu=mu))
+        assert_close(spectral_contrastive(za, zb, mu=mu, divide_by_mu=False), mu * default, dtype)
+
+
+def np_dcl_reference(za, zb, tau):
+    """The DCL reference implementation's value: ``loss(z1, z2) + loss(z2, z1)``, each a mean over B rows of
+    ``−s(z1_i, z2_i)/τ + log Σ_{j≠i} [exp(s(z1_i, z1_j)/τ) + exp(s(z1_i, z2_j)/τ)]``."""
+
+    def direction(z1, z2):
+        z1, z2 = _unit(np.asarray(z1, np.float64)), _unit(np.asarray(z2, np.float64))
+        b = len(z1)
+        rows = []
+        for i in range(b):
+            negatives = [z1[i] @ z1[j] / tau for j in range(b) if j != i]
+            negatives += [z1[i] @ z2[j] / tau for j in range(b) if j != i]
+            rows.append(-(z1[i] @ z2[i]) / tau + logsumexp(negatives))
+        return np.mean(rows)
+
+    return direction(za, zb) + direction(zb, za)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dcl_is_half_the_reference_two_direction_sum(rng, dtype):
+    za, zb = randn(rng, (6, 5), dtype), randn(rng, (6, 5), dtype)
+    for tau in (0.1, 0.5):
+        assert_close(2 * float(dcl(za, zb, temperature=tau)), np_dcl_reference(za, zb, tau), dtype)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -506,10 +539,19 @@ def test_other_validation_errors():
         cissl(*(np.ones((1, 3), "float32"),) * 4)
     with pytest.raises(ValueError, match="view-major"):
         CISSLLoss()(np.ones((5, 3), "float32"), np.ones((5, 3), "float32"))
-    with pytest.raises(ValueError, match="variant"):
-        SimCLRLoss(variant="cube")
-    with pytest.raises(ValueError, match="variant"):
-        DCLLoss(variant="centered")
+    with pytest.raises(ValueError, match="negatives"):
+        SimCLRLoss(negatives="cube")
+    with pytest.raises(ValueError, match="negatives"):
+        DCLLoss(negatives="centered")
+    with pytest.raises(ValueError, match="dimensions"):
+        simclr(good, good, dimensions="whitened")
+    # the abs / sq negatives are defined on cosine similarities only
+    for fn in (simclr, dcl):
+        with pytest.raises(ValueError, match="combines only with dimensions='raw'"):
+            fn(good, good, negatives="abs", dimensions="centered")
+    for cls in (SimCLRLoss, DCLLoss):
+        with pytest.raises(ValueError, match="combines only with dimensions='raw'"):
+            cls(negatives="sq", dimensions="standardized")
     with pytest.raises(ValueError, match="temperature"):
         SimCLRLoss(temperature=-1.0)
 
@@ -520,14 +562,16 @@ def test_other_validation_errors():
 
 LOSS_CASES = [
     (SimCLRLoss(temperature=0.3), lambda a, b: simclr(a, b, temperature=0.3)),
-    (SimCLRLoss(temperature=0.3, variant="abs"), lambda a, b: simclr_abs(a, b, temperature=0.3)),
-    (SimCLRLoss(temperature=0.3, variant="sq"), lambda a, b: simclr_sq(a, b, temperature=0.3)),
-    (SimCLRLoss(temperature=0.3, variant="centered"), lambda a, b: simclr_centered(a, b, temperature=0.3)),
-    (SimCLRLoss(temperature=0.3, variant="standardized"), lambda a, b: simclr_standardized(a, b, 0.3)),
+    (SimCLRLoss(temperature=0.3, negatives="abs"), lambda a, b: simclr_abs(a, b, temperature=0.3)),
+    (SimCLRLoss(temperature=0.3, negatives="sq"), lambda a, b: simclr_sq(a, b, temperature=0.3)),
+    (SimCLRLoss(temperature=0.3, dimensions="centered"), lambda a, b: simclr_centered(a, b, temperature=0.3)),
+    (SimCLRLoss(temperature=0.3, dimensions="standardized"), lambda a, b: simclr_standardized(a, b, 0.3)),
     (DCLLoss(temperature=0.3), lambda a, b: dcl(a, b, temperature=0.3)),
-    (DCLLoss(temperature=0.3, variant="abs"), lambda a, b: dcl_abs(a, b, temperature=0.3)),
-    (DCLLoss(temperature=0.3, variant="sq"), lambda a, b: dcl_sq(a, b, temperature=0.3)),
+    (DCLLoss(temperature=0.3, negatives="abs"), lambda a, b: dcl_abs(a, b, temperature=0.3)),
+    (DCLLoss(temperature=0.3, negatives="sq"), lambda a, b: dcl_sq(a, b, temperature=0.3)),
     (SpectralContrastiveLoss(mu=2.0), lambda a, b: spectral_contrastive(a, b, mu=2.0)),
+    (SpectralContrastiveLoss(mu=2.0, divide_by_mu=False),
+     lambda a, b: spectral_contrastive(a, b, mu=2.0, divide_by_mu=False)),
 ]
 
 
@@ -561,3 +605,55 @@ def test_cissl_loss_class(rng):
     # (y_true, y_pred) = (teacher, student): swapping the heads changes the value
     assert abs(float(loss(student, teacher)) - expected) > 1e-3
     assert_close(expected, np_cissl(sa, sb, ta, tb, 0.1), "float32")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# return_terms: the terms add up to the loss
+
+TERM_CASES = {
+    "simclr": lambda a, b, **kw: simclr(a, b, temperature=0.3, **kw),
+    "simclr_sq": lambda a, b, **kw: simclr(a, b, temperature=0.3, negatives="sq", **kw),
+    "simclr_standardized": lambda a, b, **kw: simclr(a, b, temperature=0.3, dimensions="standardized", **kw),
+    "dcl": lambda a, b, **kw: dcl(a, b, temperature=0.3, **kw),
+    "dcl_abs": lambda a, b, **kw: dcl(a, b, temperature=0.3, negatives="abs", **kw),
+    "spectral_contrastive": lambda a, b, **kw: spectral_contrastive(a, b, mu=2.0, **kw),
+    "spectral_contrastive_undivided": lambda a, b, **kw: spectral_contrastive(a, b, mu=2.0, divide_by_mu=False, **kw),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TERM_CASES))
+def test_return_terms_add_up_to_the_loss(rng, name):
+    fn = TERM_CASES[name]
+    za, zb = randn(rng, (6, 4), "float64"), randn(rng, (6, 4), "float64")
+    terms = fn(za, zb, return_terms=True)
+    assert set(terms) == {"loss", "attraction", "repulsion"}
+    assert float(terms["loss"]) == pytest.approx(float(fn(za, zb)), abs=1e-12)
+    assert float(terms["attraction"]) + float(terms["repulsion"]) == pytest.approx(float(terms["loss"]), abs=1e-12)
+    if name.startswith(("simclr", "dcl")) and name != "simclr_standardized":  # cosine forms: −mean_i cos(a_i, b_i)/τ
+        cos = np.sum(_unit(za) * _unit(zb), axis=1)
+        assert float(terms["attraction"]) == pytest.approx(-np.mean(cos) / 0.3, abs=1e-12)
+
+
+def test_cissl_return_terms(rng):
+    sa, sb, ta, tb = (randn(rng, (5, 4), "float64") for _ in range(4))
+    assert float(cissl(sa, sb, ta, tb, return_terms=True)["loss"]) == float(cissl(sa, sb, ta, tb))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Keras loss classes: one scalar per batch, the inputs' dtype
+
+
+@pytest.mark.parametrize("case", range(len(LOSS_CASES)))
+def test_loss_classes_keep_the_input_dtype(rng, case):
+    loss, fn = LOSS_CASES[case]
+    za, zb = randn(rng, (6, 4), "float64"), randn(rng, (6, 4), "float64")
+    value = loss(za, zb)
+    assert keras.backend.standardize_dtype(value.dtype) == "float64" and tuple(value.shape) == ()
+    assert float(value) == pytest.approx(float(fn(za, zb)), abs=1e-12)  # computed in float64, not float32
+    value32 = loss(za.astype("float32"), zb.astype("float32"))
+    assert keras.backend.standardize_dtype(value32.dtype) == "float32"
+    forced = type(loss).from_config({**loss.get_config(), "dtype": "float64"})
+    assert keras.backend.standardize_dtype(forced(za.astype("float32"), zb.astype("float32")).dtype) == "float64"
+    with pytest.raises(ValueError, match="no sample_weight"):
+        loss(za, zb, sample_weight=np.ones(6))
+    assert "reduction" not in loss.get_config()

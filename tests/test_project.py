@@ -61,3 +61,20 @@ def test_readme_python_examples_run(tmp_path, monkeypatch):
     assert (tmp_path / "vicreg.keras").is_file()
     assert namespace["Z"].shape == (1437, 16)
     assert namespace["baseline"].transform(namespace["X"]).shape == (1437, 16)
+
+
+def test_readme_methods_table_is_generated_from_the_baselines_table():
+    from kspectral.spectral.baselines import markdown_table
+
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- methods-table -->\n(.*?)\n<!-- /methods-table -->", text, re.S)
+    assert block, "README.md must hold the methods table between <!-- methods-table --> markers"
+    assert block.group(1).strip() == markdown_table().strip()
+
+
+def test_package_list_covers_every_subpackage():
+    """pyproject's explicit package list must name every package folder, or a wheel would miss it."""
+    packages = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    for init in (ROOT / "kspectral").rglob("__init__.py"):
+        name = ".".join(init.parent.relative_to(ROOT).parts)
+        assert name in packages, name

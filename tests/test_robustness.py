@@ -108,7 +108,7 @@ def test_same_seed_reproduces_a_run(tmp_path):
 
 
 @pytest.mark.parametrize("values,message", [
-    ({"test_size": "0.2"}, "test_size must be a positive number"),
+    ({"test_size": "0.2"}, "test_size must be a number"),
     ({"seed": 5_000_000_000}, r"seed must be an integer in \[0, 2³²\)"),
     ({"learning_rate": 0.0}, "learning_rate must be a positive number"),
     ({"encoder_widths": 64}, "encoder_widths must be a string"),
@@ -154,10 +154,10 @@ def test_nan_and_non_numeric_embeddings_are_named(rng):
 
 
 @pytest.mark.parametrize("make,message", [
-    (lambda e: VICReg(e, invariance_weight=-5), "invariance_weight must be a non-negative"),
-    (lambda e: VICReg(e, epsilon=0), "epsilon must be a positive"),
-    (lambda e: DISSL(e, teacher_temperature=0), "teacher_temperature must be a positive"),
-    (lambda e: SimCLR(e, temperature=-0.1), "temperature must be a positive"),
+    (lambda e: VICReg(e, invariance_weight=-5), "invariance_weight must be a finite non-negative"),
+    (lambda e: VICReg(e, epsilon=0), "epsilon must be a finite positive"),
+    (lambda e: DISSL(e, teacher_temperature=0), "teacher_temperature must be a finite positive"),
+    (lambda e: SimCLR(e, temperature=-0.1), "temperature must be a finite positive"),
 ])
 def test_bad_hyper_parameters_fail_at_construction(make, message):
     with pytest.raises(ValueError, match=message):
@@ -205,3 +205,76 @@ def test_cli_help_shows_defaults(capsys):
         main(["train", "--help"])
     out = capsys.readouterr().out
     assert "vicreg" in out and "1024-1024-1024" in out and "256" in out
+
+
+def test_cli_internal_error_exits_1_with_a_debug_hint(monkeypatch, capsys, tmp_path):
+    """An unexpected exception is a bug: exit 1 (not 2), one line, and a hint to rerun with --debug."""
+    from kspectral.runs import workflows
+
+    def broken(*args, **kwargs):
+        raise KeyError("oops")
+
+    monkeypatch.setattr(workflows, "train", broken)
+    monkeypatch.setattr(runs, "train", broken)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--epochs", "1", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1
+    assert len(err.strip().splitlines()) == 1 and "internal error: KeyError" in err and "--debug" in err
+    with pytest.raises(KeyError):  # --debug lets the traceback through
+        main(["--debug", "train", "--epochs", "1", "--out", str(tmp_path / "r")])
+
+
+def test_cli_type_errors_are_not_reported_as_bad_input(monkeypatch, capsys):
+    from kspectral.runs import workflows
+
+    def broken(*args, **kwargs):
+        raise TypeError("unsupported operand")
+
+    monkeypatch.setattr(workflows, "spectral", broken)
+    monkeypatch.setattr(runs, "spectral", broken)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["spectral"])
+    assert exit_info.value.code == 1 and "internal error: TypeError" in capsys.readouterr().err
+
+
+def test_validate_only_checks_and_defaults_are_a_separate_step():
+    config = runs.RunConfig(method="simclr")
+    assert config.validate() is config and config.projector is None
+    filled = runs.with_defaults(config)
+    assert filled.projector == runs.DEFAULT_PROJECTOR and config.projector is None
+    assert runs.with_defaults(runs.RunConfig(method="cissl").validate()).projector is None  # own heads
+    with pytest.raises(ValueError, match="cissl has no projector"):
+        runs.RunConfig(method="cissl", projector="64-64").validate()
+
+
+def test_one_graph_for_the_pairs_and_the_baseline(rng):
+    """With knn pairs, every training pair is an edge of the graph the baseline is fitted on."""
+    from kspectral.data import load
+    from kspectral.runs.problem import build_problem, graph_for_pairs, training_pairs
+
+    config = runs.RunConfig(pairs="knn", knn_k=5, batch_size=64)
+    dataset = load("digits")
+    problem = build_problem(dataset, graph_for_pairs(config.pairs, config.knn_k), seed=config.seed)
+    flat = {tuple(np.round(row, 6)): i for i, row in enumerate(dataset.flat("train"))}
+    view_a, view_b = next(iter(training_pairs(config, dataset, problem)))
+    G = problem.graph.tocsr()
+    for a, b in zip(np.asarray(view_a).reshape(len(view_a), -1), np.asarray(view_b).reshape(len(view_b), -1)):
+        i, j = flat[tuple(np.round(a, 6))], flat[tuple(np.round(b, 6))]
+        assert G[i, j] > 0
+
+
+def test_baseline_problem_leaves_the_global_random_state_alone():
+    from kspectral.data import load
+    from kspectral.runs.problem import build_problem
+
+    dataset = load("digits")
+    keras.utils.set_random_seed(7)
+    expected = np.random.random()
+    keras.utils.set_random_seed(7)
+    first = build_problem(dataset, "pairs", rounds=1, seed=3)
+    assert np.random.random() == expected
+    second = build_problem(dataset, "pairs", rounds=1, seed=3)
+    np.testing.assert_array_equal(first.X, second.X)  # the same seed gives the same views
+    third = build_problem(dataset, "pairs", rounds=1, seed=4)
+    assert not np.allclose(first.X, third.X)

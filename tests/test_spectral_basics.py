@@ -187,7 +187,7 @@ def test_linear_vicreg_quadratic_value_and_rank(rng):
     G = knn_graph(X, 5)
     hard = linear_vicreg(X, G, 5)
     for gamma in (0.01, 0.5, 5.0):
-        q = linear_vicreg(X, G, 5, variant="quadratic", invariance=gamma)
+        q = linear_vicreg(X, G, 5, variant="quadratic", invariance_weight=gamma)
         expected = 5 - np.sum(np.clip(1 - gamma * hard.eigenvalues / 2, 0, None) ** 2)
         assert q.value == pytest.approx(expected, rel=1e-9)
         assert q.rank == int(np.sum(hard.eigenvalues < 2 / gamma))

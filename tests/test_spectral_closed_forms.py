@@ -191,7 +191,7 @@ def test_property6_rotation_invariance(rng):
         assert np.trace(ZR.T @ L @ ZR) == pytest.approx(np.trace(Z.T @ L @ Z), rel=1e-12)
         assert quadratic_loss(ZR, L, 0.7)[0] == pytest.approx(quadratic_loss(Z, L, 0.7)[0], rel=1e-12)
     # The quadratic optimum is also rotation-invariant (R ∈ O(K) is free).
-    sol = quadratic_vicreg(G, K, invariance=0.05)
+    sol = quadratic_vicreg(G, K, invariance_weight=0.05)
     ZR = sol.embedding @ random_orthogonal(rng, K)
     assert quadratic_loss(ZR, L, 0.05)[0] == pytest.approx(sol.value, rel=1e-12)
 
@@ -206,7 +206,7 @@ def test_property7_quadratic_vicreg(rng, gamma, expected_rank):
     G = noisy_blocks()
     N, K = 18, 4
     L = laplacian(G).toarray()
-    sol = quadratic_vicreg(G, K, invariance=gamma)
+    sol = quadratic_vicreg(G, K, invariance_weight=gamma)
     lam = np.linalg.eigvalsh(L)[1 : K + 1]
     np.testing.assert_allclose(sol.eigenvalues, lam, atol=1e-10)
     t = np.clip(1 - gamma * lam / 2, 0, None)
@@ -228,12 +228,12 @@ def test_property7_quadratic_vicreg(rng, gamma, expected_rank):
 def test_property7_quadratic_rank_non_increasing():
     G = noisy_blocks()
     gammas = np.geomspace(1e-3, 1e3, 25)
-    ranks = [quadratic_vicreg(G, 6, invariance=g).rank for g in gammas]
+    ranks = [quadratic_vicreg(G, 6, invariance_weight=g).rank for g in gammas]
     assert ranks[0] == 6 and ranks[-1] == 0
     assert all(a >= b for a, b in zip(ranks, ranks[1:]))
     # With c components, γ' → ∞ keeps exactly the c − 1 zero-cost indicators.
     G3 = label_graph(np.repeat([0, 1, 2], 6))
-    assert quadratic_vicreg(G3, 5, invariance=1e6).rank == 2
+    assert quadratic_vicreg(G3, 5, invariance_weight=1e6).rank == 2
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -672,8 +672,8 @@ def test_closed_form_input_checks():
     G = noisy_blocks()
     with pytest.raises(ValueError, match="N − 1"):
         quadratic_vicreg(G, 18)
-    with pytest.raises(ValueError, match="invariance must be a finite positive"):
-        quadratic_vicreg(G, 2, invariance=0)
+    with pytest.raises(ValueError, match="invariance_weight must be a finite positive"):
+        quadratic_vicreg(G, 2, invariance_weight=0)
     with pytest.raises(ValueError, match="variance_weight"):
         hinge_vicreg(G, 2, variance_weight=-1)
     with pytest.raises(TypeError, match="invariance_weight must be a number"):

@@ -156,7 +156,7 @@ def test_property13_linear_vicreg_quadratic_matches_lbfgs(rng, gamma):
     N, D = X.shape
     K = 4
     L = laplacian(G).toarray()
-    sol = linear_vicreg(X, G, K, variant="quadratic", invariance=gamma)
+    sol = linear_vicreg(X, G, K, variant="quadratic", invariance_weight=gamma)
     assert quadratic_vicreg_w(sol.weights, X, L, gamma)[0] == pytest.approx(sol.value, rel=1e-10)
     W32 = sol.weights.astype(np.float32)
     assert float(quadratic_vicreg_w(W32, X.astype(np.float32), L.astype(np.float32), np.float32(gamma))[0]) == (
@@ -175,7 +175,7 @@ def test_property13_rank_at_most_min_k_d(rng):
     X, G = data_and_graph(D=3)
     for K in (2, 3, 5):
         for variant in ("hard", "quadratic"):
-            sol = linear_vicreg(X, G, K, variant=variant, invariance=1e-4)
+            sol = linear_vicreg(X, G, K, variant=variant, invariance_weight=1e-4)
             Z = sol.transform(X)
             r = np.linalg.matrix_rank(Z - Z.mean(0), tol=1e-8)
             assert r == sol.rank == min(K, 3)
@@ -411,7 +411,7 @@ def _sweep(seed):
     for name, G in (("aligned", label_graph(ytr)), ("misaligned", label_graph(ctr))):
         rows = []
         for gamma in GAMMAS:
-            sol = linear_vicreg(Xtr, G, 8, variant="quadratic", invariance=gamma)
+            sol = linear_vicreg(Xtr, G, 8, variant="quadratic", invariance_weight=gamma)
             rows.append((gamma, sol.rank, lda_probe_accuracy(sol, Xtr, ytr, Xte, yte)))
         out[name] = rows
     return out
@@ -492,5 +492,5 @@ def test_vicreg_weights_to_gform(rng):
     assert gform_vicreg(Z, G, w) == pytest.approx(official_vicreg(Za, Zb, 25, 25, 1), rel=1e-2)
     with pytest.raises(ValueError, match="give both n"):
         vicreg_weights_to_gform(dim=4, n=10)
-    with pytest.raises(ValueError, match="sim_coeff"):
+    with pytest.raises(ValueError, match="invariance_weight"):
         vicreg_weights_to_gform(-1.0, dim=4)

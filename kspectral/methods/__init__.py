@@ -1,41 +1,46 @@
 """SSL methods as Keras models: ``SSLModel`` and one subclass per method, all trainable with ``fit()``.
 
-``kspectral.methods.get(name)`` returns a method class by its registry name; ``names()`` lists them. Each class
-writes its loss as the paper does, names its spectral counterpart (``spectral_counterpart``) and computes it
-with ``spectral_baseline(graph, dim, features=None)``.
+The registry: ``get(name)`` returns a method class by its canonical name or an alias (``simclr_abs`` is
+``SimCLR(negatives="abs")``), ``resolve(name)`` the class and the alias's options, ``create(name, encoder,
+**options)`` builds the model, ``names()`` / ``canonical_names()`` list them (the TF-free list is
+:mod:`kspectral.catalog`). Each class calls its objective function of :mod:`kspectral.objectives`, and
+``spectral_baseline(graph, dim, features=None)`` / ``spectral_counterpart(regime)`` give its closed-form counterpart
+(:mod:`kspectral.spectral.baselines`).
 """
 
+from kspectral._validation import parse_widths
 from kspectral.methods.barlow_twins import BarlowTwins
 from kspectral.methods.base import SSLModel
 from kspectral.methods.cissl import CISSL
 from kspectral.methods.dissl import DISSL
-from kspectral.methods.projector import Projector, make_projector, parse_widths
-from kspectral.methods.registry import get, names, register
-from kspectral.methods.simclr import DCL, SimCLR, SimCLRAbs, SimCLRCentered, SimCLRSq, SimCLRStandardized
+from kspectral.methods.projector import Projector, make_projector
+from kspectral.methods.registry import canonical_names, create, get, names, register, resolve
+from kspectral.methods.simclr import DCL, SimCLR
 from kspectral.methods.spectral_contrastive import SpectralContrastive
 from kspectral.methods.tcr import TCR
+from kspectral.methods.two_heads import TwoHeadModel
 from kspectral.methods.vicreg import VICReg, VICRegCtr, VICRegExp
 
 __all__ = [
     "CISSL",
     "DCL",
     "DISSL",
-    "BarlowTwins",
     "TCR",
-    "VICRegCtr",
-    "VICRegExp",
+    "BarlowTwins",
     "Projector",
     "SSLModel",
     "SimCLR",
-    "SimCLRAbs",
-    "SimCLRCentered",
-    "SimCLRSq",
-    "SimCLRStandardized",
     "SpectralContrastive",
+    "TwoHeadModel",
     "VICReg",
+    "VICRegCtr",
+    "VICRegExp",
+    "canonical_names",
+    "create",
     "get",
     "make_projector",
     "names",
     "parse_widths",
     "register",
+    "resolve",
 ]

@@ -4,6 +4,17 @@ An ``SSLModel`` wraps any Keras encoder and a projector head, trains on batches 
 ``(view_a, view_b)`` with ``fit()``, and reports its loss, the loss's terms and the batch diagnostics of
 :mod:`kspectral.methods.diagnostics` as metrics. ``model(x)`` and ``model.encode(x)`` return the encoder's
 representations (the features a probe sees); ``model.embed(x)`` the projector's embeddings (what the loss sees).
+
+Two options change what ``fit()`` takes and reports:
+
+- ``augmenters=...`` (the ``augment_on = "device"`` setting): the model draws the two views itself, inside the train
+  step and so on the accelerator, from batches of raw images ``x`` or ``(x, y)``
+  (:func:`kspectral.data.pairs.image_batches`), instead of taking ``(view_a, view_b)`` pairs made by ``tf.data``.
+- ``online_probe_classes=C``: an online linear probe, a ``Dense(C)`` head trained at every step with its own optimizer
+  on the stop-gradient representations of the first view, on the labelled rows of the batches (the third element
+  ``y`` of the batch, ``−1`` = unlabelled), as in solo-learn and Lightly (``anchors.md`` §3.4). It reports
+  ``online_linear_train_top1``, its running accuracy on the training views;
+  :class:`kspectral.callbacks.OnlineProbeMonitor` measures it on held-out images each epoch.
 """
 
 from __future__ import annotations
@@ -15,9 +26,10 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from kspectral.methods.diagnostics import DIAGNOSTICS, batch_diagnostics
+from kspectral._validation import check_positive_int
+from kspectral.methods.diagnostics import DEFAULT_EVERY, DIAGNOSTICS, diagnostics_due, scheduled_diagnostics
 from kspectral.methods.projector import make_projector
-from kspectral.objectives._common import join_views, split_views
+from kspectral.objectives.views import join_views, split_views
 
 
 def _require_tensorflow_backend():
@@ -53,11 +65,67 @@ def _as_shape_tuple(shape):
     return tuple(None if d is None else int(d) for d in shape)
 
 
+#: the key of :meth:`SSLModel.forward`'s outputs that holds the encoder's representations of the first view (the
+#: online probe's input); it is removed before the objective sees the outputs
+REPRESENTATIONS_KEY = "h_a"
+
+#: metric name of the online probe's running top-1 accuracy on the training views
+ONLINE_PROBE_METRIC = "online_linear_train_top1"
+
+
+def _check_augmenters(augmenters):
+    """``None``, or a list of 1 (used for both views) or 2 (one per view) Keras layers."""
+    if augmenters is None:
+        return None
+    if isinstance(augmenters, dict):
+        augmenters = keras.saving.deserialize_keras_object(augmenters)
+    if isinstance(augmenters, keras.layers.Layer):
+        augmenters = [augmenters]
+    elif isinstance(augmenters, (list, tuple)):
+        augmenters = [keras.saving.deserialize_keras_object(a) if isinstance(a, dict) else a for a in augmenters]
+    else:
+        raise TypeError(
+            f"augmenters must be a Keras layer or a pair of them (one per view), got {type(augmenters).__name__}; "
+            "build them with kspectral.data.augmenter(name, image_size=...)"
+        )
+    if len(augmenters) not in (1, 2):
+        raise ValueError(
+            f"augmenters takes one augmenter (both views) or two (one per view), got {len(augmenters)}; the SSL "
+            "models train on two views (multi-crop views train through kspectral.data.augmented_pairs only)"
+        )
+    for i, aug in enumerate(augmenters):
+        if not isinstance(aug, keras.layers.Layer):
+            raise TypeError(
+                f"augmenters[{i}] must be a Keras layer (so that the model can save it), got {type(aug).__name__}; "
+                "build one with kspectral.data.augmenter(name, image_size=...)"
+            )
+    return augmenters
+
+
+def _check_probe(classes, optimizer):
+    """The online probe's class count and optimizer (``(None, None)`` without a probe)."""
+    if classes is None:
+        if optimizer is not None:
+            raise ValueError("online_probe_optimizer needs online_probe_classes=C (the number of classes) as well")
+        return None, None
+    classes = check_positive_int(classes, "online_probe_classes", minimum=2)
+    if optimizer is None:
+        optimizer = keras.optimizers.Adam(learning_rate=1e-3)
+    elif isinstance(optimizer, (str, dict)):
+        optimizer = keras.optimizers.get(optimizer)
+    if not isinstance(optimizer, keras.optimizers.Optimizer):
+        raise TypeError(
+            f"online_probe_optimizer must be a Keras optimizer (or its name), got {type(optimizer).__name__}"
+        )
+    return classes, optimizer
+
+
 @keras.saving.register_keras_serializable(package="kspectral")
 class SSLModel(keras.Model):
     """Two-view self-supervised model: encoder → projector → objective.
 
-    Subclasses (one per method) set :attr:`loss_terms`, implement :meth:`compute_objective`, and may
+    Subclasses (one per method) set :attr:`objective_function`, :attr:`objective_options` and :attr:`loss_terms`
+    (or implement :meth:`compute_objective`), and may
     override :meth:`build_heads` / :meth:`forward` for methods with other heads (CISSL, DISSL). Used
     directly, ``SSLModel`` trains any objective function ``objective(z_a, z_b) -> scalar`` given to it.
 
@@ -67,11 +135,34 @@ class SSLModel(keras.Model):
             a Keras layer, or ``None`` to apply the objective to the representations.
         objective: for a plain ``SSLModel``, a (registered, serializable) function of ``(z_a, z_b)``
             returning a scalar. Method subclasses ignore it.
-        diagnostics: report the batch diagnostics (embedding std, RankMe, L_c, L_nc) as metrics.
+        diagnostics: report the batch diagnostics of :mod:`kspectral.methods.diagnostics` (``embedding_std``,
+            ``rankme``, ``sample_contrastive``, ``dimension_contrastive``) as metrics; ``False`` turns them off.
+        diagnostics_every: compute the diagnostics on the first batch of every epoch (and of every
+            ``evaluate()``) and on every ``diagnostics_every``-th batch after it; each metric is the mean over those
+            batches. The default, 100, keeps their cost under 3 % of a training step; ``1`` computes them on every
+            batch.
+        augmenters: ``None`` (``fit()`` takes ``(view_a, view_b)`` pairs), or a Keras augmentation layer (e.g.
+            ``kspectral.data.augmenter("cifar", seed=0)``) for both views, or a pair of them, one per view (e.g.
+            ``augmenter("byol", image_size=32, seed=0)``). The model then draws the views inside the train step, on
+            the accelerator, as ``augmenter(x, training=True)`` from batches of raw images ``x`` or ``(x, y)``
+            (:func:`kspectral.data.pairs.image_batches`). Seeded augmenters give the same views run after run;
+            each step draws new ones. Saved with the model.
+        online_probe_classes: ``C``, the number of classes, to train an online linear probe (``None``: no probe).
+            A ``Dense(C)`` head (zero-initialised, float32) is trained at every step on
+            ``stop_gradient(encoder(view_a))``, the representations of the first view from the same forward pass
+            (the projector's output is not used), with softmax cross-entropy over the labelled rows (``y ≥ 0``) of
+            the batch. The SSL loss and the backbone's gradients do not change; the probe's weights are not among
+            :attr:`trainable_variables`, which the model's optimizer updates.
+        online_probe_optimizer: the probe's own optimizer (an instance, a name or a config); default
+            ``keras.optimizers.Adam(1e-3)``, which needs no tuning to the scale of the representations (solo-learn
+            trains its online classifier with SGD at lr 0.1 without weight decay, beside the backbone's LARS; the
+            keras-io SimCLR example uses Adam). Saved with the model, state included.
         **kwargs: passed to ``keras.Model`` (``name``, ...).
 
-    Training data: ``fit(ds)`` where ``ds`` yields ``(view_a, view_b)`` tuples, e.g.
-    :func:`kspectral.data.augmented_pairs` or :func:`kspectral.data.graph_pairs`.
+    Training data: ``fit(ds)`` where ``ds`` yields ``(view_a, view_b)`` tuples, or ``(view_a, view_b, y)`` with
+    integer labels ``y`` (``−1`` = unlabelled) for the online probe, e.g. :func:`kspectral.data.augmented_pairs` or
+    :func:`kspectral.data.graph_pairs`; with ``augmenters``, batches of images ``x`` or ``(x, y)``, e.g.
+    :func:`kspectral.data.pairs.image_batches`. Without a probe, ``y`` is ignored.
 
     Example:
         >>> import keras
@@ -79,12 +170,26 @@ class SSLModel(keras.Model):
         >>> encoder = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(32)])
         >>> model = VICReg(encoder=encoder, projector="64-64")
         >>> model.compile(optimizer="adam")
+
+        Views drawn on the accelerator, with an online probe (``fit`` on images and labels):
+
+        >>> from kspectral.data import digits, digits_augmenter
+        >>> from kspectral.data.pairs import image_batches
+        >>> ds = digits()
+        >>> model = VICReg(encoder=encoder, projector="64-64", augmenters=digits_augmenter(seed=0),
+        ...                online_probe_classes=10)
+        >>> model.compile(optimizer="adam")
+        >>> history = model.fit(image_batches(ds.x_train, 128, labels=ds.y_train), epochs=1, verbose=0)
+        >>> sorted(k for k in history.history if k.startswith("online"))
+        ['online_linear_train_top1']
     """
 
     #: names of the objective's terms, reported as metrics beside ``loss``
     loss_terms: tuple = ()
-    #: the spectral method this loss recovers (``theory.md`` §2), or ``None``
-    spectral_counterpart: str | None = None
+    #: the method's objective (a function of :meth:`forward`'s outputs, by keyword, with ``return_terms``)
+    objective_function = None
+    #: the attributes passed to :attr:`objective_function` as keyword arguments (and saved by ``get_config``)
+    objective_options: tuple = ()
     #: registry name, set by :func:`kspectral.methods.register`
     registry_name: str | None = None
     #: pass both views through the network as one batch (see :meth:`forward`)
@@ -92,7 +197,9 @@ class SSLModel(keras.Model):
     #: whether the method takes a ``projector`` (methods with their own heads, e.g. CISSL, do not)
     uses_projector: bool = True
 
-    def __init__(self, encoder, projector="2048-2048-2048", objective=None, diagnostics=True, **kwargs):
+    def __init__(self, encoder, projector="2048-2048-2048", objective=None, diagnostics=True,
+                 diagnostics_every=DEFAULT_EVERY, augmenters=None, online_probe_classes=None,
+                 online_probe_optimizer=None, **kwargs):
         _require_tensorflow_backend()
         super().__init__(**kwargs)
         if not isinstance(encoder, keras.layers.Layer):
@@ -101,7 +208,8 @@ class SSLModel(keras.Model):
             raise TypeError(f"objective must be a function of (z_a, z_b), got {type(objective).__name__}")
         if objective is not None:
             _check_serializable(objective)
-        if objective is None and type(self).compute_objective is SSLModel.compute_objective:
+        if objective is None and self.objective_function is None and (
+                type(self).compute_objective is SSLModel.compute_objective):
             raise ValueError(
                 "SSLModel needs an objective: pass objective=fn(z_a, z_b), or use a method class such as "
                 "kspectral.methods.VICReg"
@@ -109,10 +217,27 @@ class SSLModel(keras.Model):
         self.encoder = encoder
         self.projector = make_projector(projector)
         self.objective = objective
+        if not isinstance(diagnostics, (bool, np.bool_)):
+            raise TypeError(
+                f"diagnostics must be True or False, got {diagnostics!r}; set how often they are computed with "
+                "diagnostics_every=N (1 = every batch)"
+            )
         self.diagnostics = bool(diagnostics)
+        self.diagnostics_every = check_positive_int(diagnostics_every, "diagnostics_every")
         names = ["loss", *self.loss_terms, *(DIAGNOSTICS if self.diagnostics else ())]
         self._metric_names = names
         self._trackers = [keras.metrics.Mean(name=n) for n in names]
+        self.augmenters = _check_augmenters(augmenters)
+        self.online_probe_classes, self.online_probe_optimizer = _check_probe(online_probe_classes,
+                                                                              online_probe_optimizer)
+        self.online_probe = None
+        if self.online_probe_classes is not None:
+            # Zero-initialised: creating the head draws no random numbers, so the backbone initialises as without it.
+            self.online_probe = keras.layers.Dense(self.online_probe_classes, kernel_initializer="zeros",
+                                                   dtype="float32", name="online_probe")
+            self._metric_names = [*self._metric_names, ONLINE_PROBE_METRIC]
+            self._trackers.append(keras.metrics.Mean(name=ONLINE_PROBE_METRIC))
+        self._warned_no_labels = False
 
     # ------------------------------------------------------------------ building
     def build(self, input_shape):
@@ -127,6 +252,19 @@ class SSLModel(keras.Model):
             )
         self.representation_dim = rep_shape[-1]
         self.build_heads(rep_shape)
+        if self.online_probe is not None and not self.online_probe.built:
+            self.online_probe.build(rep_shape)
+        self._build_probe_optimizer()
+
+    def _build_probe_optimizer(self):
+        """Create the probe optimizer's state, so that a `.keras` file can restore it (also when loaded uncompiled).
+
+        Only eagerly: inside a traced function (Keras' symbolic build under a distribution strategy, or the first
+        train step) the first ``apply`` builds it instead.
+        """
+        if (self.online_probe is not None and self.online_probe.built and not self.online_probe_optimizer.built
+                and not tf.inside_function()):
+            self.online_probe_optimizer.build(self.online_probe.trainable_variables)
 
     def _ensure_built(self, inputs):
         # fit() on one device traces train_step without calling the model, so Keras never builds it;
@@ -151,18 +289,33 @@ class SSLModel(keras.Model):
         h = self.encoder(inputs, training=training)
         return h if self.projector is None else self.projector(h, training=training)
 
+    def _encode_and_project(self, inputs, training):
+        h = self.encoder(inputs, training=training)
+        return h, (h if self.projector is None else self.projector(h, training=training))
+
     def forward(self, view_a, view_b, training=False):
         """Everything the objective needs from one batch of pairs, as a dict of tensors.
 
-        The default returns ``{"z_a": embed(view_a), "z_b": embed(view_b)}``. With :attr:`joint_views` the two
-        views go through the network as one concatenated batch (BatchNorm statistics over both views, as in the
-        official SimCLR and ISSL code); otherwise each view is embedded separately (per-view statistics, as in the
-        official VICReg and Barlow Twins code).
+        The default returns ``{"z_a": embed(view_a), "z_b": embed(view_b), "h_a": encoder(view_a)}``: the two
+        views' embeddings and the first view's representations (``h_a``, :data:`REPRESENTATIONS_KEY`, which the
+        online probe trains on and the objective never sees). With :attr:`joint_views` the two views go through
+        the network as one concatenated batch (BatchNorm statistics over both views, as in the official SimCLR and
+        ISSL code); otherwise each view is embedded separately (per-view statistics, as in the official VICReg and
+        Barlow Twins code). A subclass whose ``forward`` returns no ``h_a`` still gets an online probe: it then
+        encodes ``view_a`` once more, in inference mode.
         """
+        if type(self).embed is not SSLModel.embed:  # a subclass's own embeddings: no representations to share
+            if self.joint_views:
+                z_a, z_b = self.split_views(self.embed(self.join_views(view_a, view_b), training=training))
+                return {"z_a": z_a, "z_b": z_b}
+            return {"z_a": self.embed(view_a, training=training), "z_b": self.embed(view_b, training=training)}
         if self.joint_views:
-            z_a, z_b = self.split_views(self.embed(self.join_views(view_a, view_b), training=training))
-            return {"z_a": z_a, "z_b": z_b}
-        return {"z_a": self.embed(view_a, training=training), "z_b": self.embed(view_b, training=training)}
+            h, z = self._encode_and_project(self.join_views(view_a, view_b), training)
+            z_a, z_b = self.split_views(z)
+            return {"z_a": z_a, "z_b": z_b, REPRESENTATIONS_KEY: self.split_views(h)[0]}
+        h_a, z_a = self._encode_and_project(view_a, training)
+        _, z_b = self._encode_and_project(view_b, training)
+        return {"z_a": z_a, "z_b": z_b, REPRESENTATIONS_KEY: h_a}
 
     @staticmethod
     def join_views(view_a, view_b):
@@ -187,8 +340,14 @@ class SSLModel(keras.Model):
     def compute_objective(self, outputs):
         """The loss and its terms from :meth:`forward`'s outputs: a dict with ``"loss"`` and each term.
 
-        A plain ``SSLModel`` applies its ``objective`` function to ``z_a`` and ``z_b``.
+        A method class calls its :attr:`objective_function` with the outputs and its :attr:`objective_options` as
+        keyword arguments and ``return_terms=True``; a plain ``SSLModel`` applies its ``objective`` to ``z_a`` and
+        ``z_b``. The representations ``h_a`` in ``outputs`` are left out.
         """
+        outputs = {k: v for k, v in outputs.items() if k != REPRESENTATIONS_KEY}
+        if self.objective is None:
+            options = {name: getattr(self, name) for name in self.objective_options}
+            return type(self).objective_function(**outputs, **options, return_terms=True)
         value = self.objective(outputs["z_a"], outputs["z_b"])
         if isinstance(value, dict):
             return value
@@ -200,29 +359,113 @@ class SSLModel(keras.Model):
 
     # ------------------------------------------------------------------ training
     @staticmethod
-    def _unpack_views(data):
-        if isinstance(data, (tuple, list)) and len(data) == 3 and data[2] is None:
-            data = data[:2]
-        if not isinstance(data, (tuple, list)) or len(data) != 2:
+    def _batch_elements(data):
+        """The batch as a tuple, without the ``None`` padding Keras adds (``(x, y, sample_weight)``)."""
+        if not isinstance(data, (tuple, list)):
+            return (data,)
+        data = tuple(data)
+        while data and data[-1] is None:
+            data = data[:-1]
+        return data
+
+    @staticmethod
+    def _is_labels(value):
+        return value is not None and len(value.shape) == 1
+
+    def _unpack(self, data):
+        """``(view_a, view_b, y)`` from a training batch (``y`` is ``None`` without labels)."""
+        data = self._batch_elements(data)
+        if self.augmenters is not None:
+            if len(data) not in (1, 2) or (len(data) == 2 and not self._is_labels(data[1])):
+                shapes = ", ".join(str(tuple(getattr(d, "shape", ()))) for d in data)
+                raise ValueError(
+                    "this model draws its two views itself with its augmenters: fit it on batches of images x or "
+                    f"(x, y) with labels of shape (batch,), got a batch of {len(data)} tensors of shapes {shapes}; "
+                    "build them with kspectral.data.pairs.image_batches (or build the model without augmenters to "
+                    "train on (view_a, view_b) pairs)"
+                )
+            view_a, view_b = self.augment(data[0])
+            return view_a, view_b, (data[1] if len(data) == 2 else None)
+        if len(data) == 3 and self._is_labels(data[2]):
+            return data[0], data[1], data[2]
+        if len(data) != 2:
             raise ValueError(
-                "SSL models train on batches of positive pairs (view_a, view_b); got "
-                f"{type(data).__name__} of length {len(data) if isinstance(data, (tuple, list)) else 1}. "
-                "Build them with kspectral.data.augmented_pairs or kspectral.data.graph_pairs"
+                "SSL models train on batches of positive pairs (view_a, view_b), or (view_a, view_b, y) with labels "
+                f"y of shape (batch,); got a batch of {len(data)} tensors. Build them with "
+                "kspectral.data.augmented_pairs or kspectral.data.graph_pairs, or give the model augmenters=... to "
+                "train on batches of images"
             )
-        return data[0], data[1]
+        return data[0], data[1], None
+
+    def augment(self, x, training=True):
+        """The two views ``(augmenters[0](x), augmenters[-1](x))`` of a batch of images, drawn on the device.
+
+        ``uint8`` images are scaled to ``[0, 1]``; other dtypes are cast to float32 (the presets expect ``[0, 1]``).
+
+        Raises:
+            ValueError: the model has no augmenters.
+        """
+        if self.augmenters is None:
+            raise ValueError("this model has no augmenters; build it with augmenters=... to draw views on the device")
+        x = ops.convert_to_tensor(x)
+        x = ops.cast(x, "float32") / 255.0 if x.dtype == "uint8" else ops.cast(x, "float32")
+        return (self.augmenters[0](x, training=training), self.augmenters[-1](x, training=training))
 
     def _terms(self, view_a, view_b, training):
         self._ensure_built(view_a)
-        outputs = self.gather(self.forward(view_a, view_b, training=training))
+        outputs = dict(self.forward(view_a, view_b, training=training))
+        features = outputs.pop(REPRESENTATIONS_KEY, None)
+        outputs = self.gather(outputs)
         terms = self.compute_objective(outputs)
         if "loss" not in terms:
             raise KeyError(f"{type(self).__name__}.compute_objective must return a dict with a 'loss' entry")
-        return outputs, terms
+        return outputs, terms, features
+
+    def _online_probe(self, view_a, features, y, train):
+        """Train (or, with ``train=False``, evaluate) the online probe on one batch; update its accuracy metric."""
+        if self.online_probe is None:
+            return
+        if y is None:
+            if not self._warned_no_labels:
+                self._warned_no_labels = True
+                warnings.warn(
+                    "the online probe gets no labels: the batches hold no y, so the probe does not train; give "
+                    "labels=... to the pair pipeline (−1 marks unlabelled samples)", stacklevel=3,
+                )
+            return
+        if features is None:  # a forward() that returns no representations: encode view_a without touching BN
+            features = self.encoder(view_a, training=False)
+        h = ops.stop_gradient(ops.cast(features, "float32"))
+        y = ops.cast(ops.reshape(y, (-1,)), "int32")
+        check = tf.debugging.assert_less(
+            y, self.online_probe_classes,
+            message=f"labels must be class indices below online_probe_classes={self.online_probe_classes}",
+        )
+        with tf.control_dependencies([check]):  # before the cross-entropy op fails with its own message
+            y = tf.identity(y)
+        mask = ops.cast(y >= 0, "float32")
+        target = ops.maximum(y, 0)
+        with tf.GradientTape() as tape:
+            logits = self.online_probe(h, training=train)
+            ce = keras.losses.sparse_categorical_crossentropy(target, logits, from_logits=True)
+            # The sum over this replica's labelled rows divided by the global count of labelled rows: the optimizer
+            # sums the replicas' gradients, which gives the gradient of the mean over the global batch.
+            count = ops.sum(mask)
+            if _num_replicas() > 1:
+                count = tf.distribute.get_replica_context().all_reduce("sum", count)
+            probe_loss = ops.sum(ce * mask) / ops.maximum(count, 1.0)
+        if train:
+            variables = self.online_probe.trainable_variables
+            grads = tape.gradient(probe_loss, variables)
+            self.online_probe_optimizer.apply(grads, variables)
+        correct = ops.cast(ops.equal(ops.cast(ops.argmax(logits, axis=-1), "int32"), target), "float32")
+        tracker = self._trackers[self._metric_names.index(ONLINE_PROBE_METRIC)]
+        tracker.update_state(correct, sample_weight=mask)
 
     def train_step(self, data):
-        view_a, view_b = self._unpack_views(data)
+        view_a, view_b, y = self._unpack(data)
         with tf.GradientTape() as tape:
-            outputs, terms = self._terms(view_a, view_b, training=True)
+            outputs, terms, features = self._terms(view_a, view_b, training=True)
             loss = terms["loss"]
             if self.losses:
                 loss = loss + ops.cast(ops.sum(ops.stack(self.losses)), loss.dtype)
@@ -231,14 +474,28 @@ class SSLModel(keras.Model):
             scaled = self.optimizer.scale_loss(loss / _num_replicas())
         grads = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply(grads, self.trainable_variables)
+        self._online_probe(view_a, features, y, train=True)
         return self._update_metrics(dict(terms, loss=loss), outputs)
 
     def test_step(self, data):
-        view_a, view_b = self._unpack_views(data)
-        outputs, terms = self._terms(view_a, view_b, training=False)
+        view_a, view_b, y = self._unpack(data)
+        outputs, terms, features = self._terms(view_a, view_b, training=False)
         if self.losses:
             terms = dict(terms, loss=terms["loss"] + ops.cast(ops.sum(ops.stack(self.losses)), terms["loss"].dtype))
+        # evaluate() reports the probe's accuracy on the evaluated first views (it does not train there).
+        self._online_probe(view_a, features, y, train=False)
         return self._update_metrics(terms, outputs)
+
+    @property
+    def trainable_variables(self):
+        """The variables the model's optimizer trains: all trainable ones but the online probe's (its own optimizer
+        trains those)."""
+        variables = super().trainable_variables
+        probe = getattr(self, "online_probe", None)
+        if probe is None:
+            return variables
+        own = {id(v) for v in probe.trainable_variables}
+        return [v for v in variables if id(v) not in own]
 
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
                 **kwargs):
@@ -254,6 +511,11 @@ class SSLModel(keras.Model):
                 f"SSL models compute their own loss and metrics; compile them with an optimizer only "
                 f"(got {', '.join(given)}), e.g. model.compile(optimizer='adam')"
             )
+        if optimizer is not None and optimizer is getattr(self, "online_probe_optimizer", None):
+            raise ValueError(
+                "the model's optimizer and the online probe's must be two optimizer objects; pass a new one to "
+                "compile() or to online_probe_optimizer="
+            )
         super().compile(optimizer=optimizer, **kwargs)
 
     def compile_from_config(self, config):
@@ -264,12 +526,19 @@ class SSLModel(keras.Model):
             self.optimizer.build(self.trainable_variables)
 
     def _update_metrics(self, terms, outputs):
-        values = dict(terms)
+        trackers = dict(zip(self._metric_names, self._trackers))
         if self.diagnostics:
-            values.update(batch_diagnostics(self.diagnostic_embeddings(outputs)))
-        for name, tracker in zip(self._metric_names, self._trackers):
-            if name in values:
-                tracker.update_state(values[name])
+            # The loss tracker's count, read before this batch is added, is the batch's index in the epoch
+            # (fit() and evaluate() reset the metrics at their start); the same on every replica.
+            due = diagnostics_due(trackers["loss"].count, self.diagnostics_every)
+        for name, value in terms.items():
+            if name in trackers and name not in DIAGNOSTICS:
+                trackers[name].update_state(value)
+        if self.diagnostics:
+            z = self.diagnostic_embeddings(outputs)
+            values, weight = scheduled_diagnostics(z, True if self.diagnostics_every == 1 else due)
+            for name in DIAGNOSTICS:
+                trackers[name].update_state(values[name], sample_weight=weight)
         return {t.name: t.result() for t in self._trackers}
 
     @property
@@ -292,11 +561,49 @@ class SSLModel(keras.Model):
 
     @classmethod
     def spectral_baseline(cls, graph, dim, features=None, **options):
-        """The closed form this method's loss recovers on ``graph`` (see each method's docstring)."""
-        raise TypeError(
-            f"{cls.__name__} has no closed-form spectral counterpart; use one of the method classes "
-            "(kspectral.methods.names())"
-        )
+        """Fit the closed-form spectral counterpart of this method's loss on ``graph``.
+
+        Delegates to :func:`kspectral.spectral.baselines.spectral_baseline` with the class's canonical registry
+        name: the table there says which estimator computes the counterpart and how firmly (theorem, derived or
+        analogy).
+
+        Args:
+            graph: positive-pair graph ``G``, shape ``(N, N)``.
+            dim: K, the embedding dimension.
+            features: ``X`` of shape ``(N, D)`` for the linear regime; ``None`` for the nonparametric one.
+            **options: hyper-parameters of the chosen estimator.
+
+        Returns:
+            The fitted estimator, of class :meth:`spectral_counterpart`.
+
+        Raises:
+            TypeError: a class that is not a registered method (e.g. a plain ``SSLModel``).
+        """
+        from kspectral.spectral import baselines
+
+        return baselines.spectral_baseline(cls._canonical_name(), graph, dim, features=features, **options)
+
+    @classmethod
+    def spectral_counterpart(cls, regime="nonparametric", graph=None, dim=None):
+        """Class name of the estimator :meth:`spectral_baseline` returns, in ``regime`` (``"nonparametric"`` or
+        ``"linear"``); with ``graph`` (and ``dim``), the one for that graph. See
+        :func:`kspectral.spectral.baselines.counterpart`.
+
+        Raises:
+            TypeError: a class that is not a registered method (e.g. a plain ``SSLModel``).
+        """
+        from kspectral.spectral import baselines
+
+        return baselines.counterpart(cls._canonical_name(), regime, graph=graph, dim=dim)
+
+    @classmethod
+    def _canonical_name(cls):
+        if cls.registry_name is None:
+            raise TypeError(
+                f"{cls.__name__} is not a registered method, so it has no closed-form spectral counterpart; use one "
+                "of the method classes (kspectral.methods.canonical_names())"
+            )
+        return cls.registry_name
 
     # ------------------------------------------------------------------ config
     def get_config(self):
@@ -306,7 +613,14 @@ class SSLModel(keras.Model):
             encoder=keras.saving.serialize_keras_object(self.encoder),
             projector=None if projector is None else keras.saving.serialize_keras_object(projector),
             diagnostics=self.diagnostics,
+            diagnostics_every=self.diagnostics_every,
         )
+        if self.augmenters is not None:
+            config["augmenters"] = [keras.saving.serialize_keras_object(a) for a in self.augmenters]
+        if self.online_probe is not None:
+            config["online_probe_classes"] = self.online_probe_classes
+            config["online_probe_optimizer"] = keras.optimizers.serialize(self.online_probe_optimizer)
+        config.update({name: getattr(self, name) for name in self.objective_options})
         if self.objective is not None:
             config["objective"] = keras.saving.serialize_keras_object(self.objective)
         return config
@@ -319,4 +633,8 @@ class SSLModel(keras.Model):
             config["projector"] = keras.saving.deserialize_keras_object(config["projector"])
         if isinstance(config.get("objective"), (dict, str)):
             config["objective"] = keras.saving.deserialize_keras_object(config["objective"])
+        if isinstance(config.get("augmenters"), (list, tuple, dict)):
+            config["augmenters"] = _check_augmenters(config["augmenters"])
+        if isinstance(config.get("online_probe_optimizer"), dict):
+            config["online_probe_optimizer"] = keras.optimizers.deserialize(config["online_probe_optimizer"])
         return cls(**config)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import keras
 
-from kspectral.methods.base import SSLModel
+from kspectral._validation import check_positive, check_positive_int
 from kspectral.methods.projector import Projector
 from kspectral.methods.registry import register
+from kspectral.methods.two_heads import TwoHeadModel
 from kspectral.objectives.cissl import cissl
-from kspectral.objectives._common import check_positive
 
 
 def linear_head(dim, name):
@@ -27,37 +27,32 @@ def mlp_head(spec, name):
 
 @register("cissl")
 @keras.saving.register_keras_serializable(package="kspectral")
-class CISSL(SSLModel):
-    """CISSL (Dubois et al. 2022; ``objectives.md`` B2), exactly as the official ISSL code.
+class CISSL(TwoHeadModel):
+    """CISSL (Dubois, Hashimoto, Ermon & Liang 2022, arXiv:2209.06235), exactly as the authors' ISSL code.
 
-    Both views go through the encoder as one batch ``z = f([x; x̃])`` (2B rows). A **linear student** head
-    (the same family as the linear probe) and an **MLP teacher** head give ``S = normalize(student(z))`` and
-    ``T = normalize(teacher(z))``; with ``logits = S Tᵀ / τ`` (2B × 2B) the positives of row ``k`` are itself
-    and its other view, the softmax runs over all 2B columns, self included::
+    A **linear student** head (the same family as the linear probe) and an **MLP teacher** head on the encoder;
+    the loss is :func:`kspectral.objectives.cissl` on their outputs (a ``2B``-way classification of the student rows
+    by the teacher rows, each row's positives itself and its other view).
 
-        L = mean_k [ −½ Σ_{l ∈ {k, k±B}} log softmax(logits[k, :])_l ]        (minimum ≥ log 2)
-
-    Spectral counterpart: sample-contrastive, so the global family of :class:`~kspectral.methods.SimCLR`
-    (an analogy, see :func:`~kspectral.methods.simclr.global_spectral_baseline`).
+    Spectral counterpart: sample-contrastive, the global family of :class:`~kspectral.methods.SimCLR`, by analogy
+    (:mod:`kspectral.spectral.baselines`).
 
     Args:
         encoder: Keras model mapping inputs to ``(batch, d)`` representations.
-        student_dim: output width of the linear student head (official 128).
-        teacher: teacher MLP spec (official ``"1024-128"``: Linear-BN-ReLU, Linear, then BatchNorm).
-        temperature: τ (official 0.07; 0.1 in the ImageNet runs).
+        student_dim: output width of the linear student head (authors' 128).
+        teacher: teacher MLP spec (authors' ``"1024-128"``: Linear-BN-ReLU, Linear, then BatchNorm).
+        temperature: τ (authors' 0.07; 0.1 in the ImageNet runs).
     """
 
-    joint_views = True
-    uses_projector = False
-    spectral_counterpart = "isomap"
+    objective_function = staticmethod(cissl)
+    objective_options = ("temperature",)
+    embedding_head = "student"
+    head_options = ("student_dim", "teacher")
 
     def __init__(self, encoder, student_dim=128, teacher="1024-128", temperature=0.07, projector=None, **kwargs):
-        if projector is not None:
-            raise ValueError("CISSL has a student and a teacher head instead of a projector; set student_dim "
-                             "and teacher")
-        super().__init__(encoder, None, **kwargs)
+        super().__init__(encoder, projector, **kwargs)
         self.temperature = check_positive(temperature, "temperature")
-        self.student_dim = int(student_dim)
+        self.student_dim = check_positive_int(student_dim, "student_dim")
         self.teacher_spec = teacher
         self.student = linear_head(self.student_dim, "student")
         self.teacher = mlp_head(teacher, "teacher")
@@ -65,38 +60,7 @@ class CISSL(SSLModel):
             raise ValueError(f"the teacher's output width ({self.teacher.layers[0].output_dim}) must equal "
                              f"student_dim ({self.student_dim})")
 
-    def build_heads(self, representation_shape):
-        for head in (self.student, self.teacher):
-            if not head.built:
-                head.build(representation_shape)
-
-    def forward(self, view_a, view_b, training=False):
-        h = self.encoder(self.join_views(view_a, view_b), training=training)
-        student_a, student_b = self.split_views(self.student(h, training=training))
-        teacher_a, teacher_b = self.split_views(self.teacher(h, training=training))
-        return {"student_a": student_a, "student_b": student_b, "teacher_a": teacher_a, "teacher_b": teacher_b}
-
-    def embed(self, inputs, training=False):
-        """The student head's embedding (the linear map the probe family shares)."""
-        return self.student(super().embed(inputs, training=training), training=training)
-
-    def compute_objective(self, outputs):
-        loss = cissl(outputs["student_a"], outputs["student_b"], outputs["teacher_a"], outputs["teacher_b"],
-                     self.temperature)
-        return {"loss": loss}
-
-    def diagnostic_embeddings(self, outputs):
-        return outputs["student_a"]
-
-    @classmethod
-    def spectral_baseline(cls, graph, dim, features=None, **options):
-        """See :func:`~kspectral.methods.simclr.global_spectral_baseline` (an analogy)."""
-        from kspectral.methods.simclr import global_spectral_baseline
-
-        return global_spectral_baseline(graph, dim, features, **options)
-
     def get_config(self):
         config = super().get_config()
-        config.pop("projector", None)
-        config.update(student_dim=self.student_dim, teacher=self.teacher_spec, temperature=self.temperature)
+        config.update(student_dim=self.student_dim, teacher=self.teacher_spec)
         return config

@@ -4,25 +4,7 @@ from __future__ import annotations
 
 import keras
 
-
-def parse_widths(spec):
-    """Parse ``"512-512-128"`` (or a sequence of ints) into a tuple of positive widths."""
-    if isinstance(spec, str):
-        parts = [p.strip() for p in spec.split("-")]
-        try:
-            widths = tuple(int(p) for p in parts)
-        except ValueError:
-            widths = ()
-    elif isinstance(spec, (list, tuple)):
-        widths = tuple(spec)
-    else:
-        raise TypeError(f"a projector spec must be a string such as '2048-2048-2048', got {type(spec).__name__}")
-    if not widths or not all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in widths):
-        raise ValueError(
-            f"projector spec {spec!r} is not valid: expected positive layer widths joined by '-', "
-            "e.g. '2048-2048-2048'"
-        )
-    return widths
+from kspectral._validation import parse_widths
 
 
 @keras.saving.register_keras_serializable(package="kspectral")
@@ -42,7 +24,7 @@ class Projector(keras.layers.Layer):
 
     Example:
         >>> import numpy as np
-        >>> Projector("32-16")(np.zeros((4, 8), "float32")).shape
+        >>> tuple(Projector("32-16")(np.zeros((4, 8), "float32")).shape)
         (4, 16)
     """
 

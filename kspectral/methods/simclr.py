@@ -1,171 +1,73 @@
-"""SimCLR and DCL with the variants of Garrido et al. (2023), as Keras models.
-
-Spectral counterpart (``theory.md`` §2, §3.3): sample-contrastive ("global") losses fit the whole similarity
-kernel, which is why they map to MDS / ISOMAP rather than to Laplacian eigenmaps. That map is an analogy, not a
-theorem: its kernel and conditions are unverified. The exact closed forms kspectral has for this family are the
-clique/simplex optimum (G a union of at most ``K + 1`` cliques, Graf et al. 2021) and, in the linear regime
-where SimCLR has none, the one of the spectral contrastive loss, the sample-contrastive loss with a closed form.
-"""
+"""SimCLR and DCL, with the variants of Garrido et al. (2023), as Keras models."""
 
 from __future__ import annotations
 
 import keras
-import numpy as np
 
+from kspectral._validation import check_positive
 from kspectral.methods.base import SSLModel
 from kspectral.methods.registry import register
-from kspectral.objectives.simclr import DCL_VARIANTS, SIMCLR_VARIANTS
-from kspectral.objectives._common import check_positive
+from kspectral.objectives.simclr import check_form, dcl, simclr
 
 
-def global_spectral_baseline(graph, dim, features=None, **options):
-    """The closed form of the sample-contrastive ("global") family on ``graph``.
+class _NTXentMethod(SSLModel):
+    """Shared body of :class:`SimCLR` and :class:`DCL`: a temperature, the form of the loss, a joint forward."""
 
-    - nonparametric (``features=None``): the regular-simplex optimum when ``graph`` is a union of at most
-      ``dim + 1`` cliques of equal size (exact, ``theory.md`` §3.3), else ISOMAP / classical MDS on the graph's
-      shortest-path distances (the analogy of ``theory.md`` §2), which needs a connected ``graph``: any other
-      graph (e.g. unequal cliques) raises a ``ValueError`` saying so;
-    - linear (``features`` given): linear spectral contrastive, ``G`` projected on ``span X`` (§3.4, §4).
-
-    Returns a fitted estimator of :mod:`kspectral.spectral.estimators`.
-    """
-    from kspectral.spectral import (
-        GraphIsomap,
-        LinearSpectralContrastive,
-        SimplexEmbedding,
-        connected_components,
-        is_clique_union,
-    )
-
-    if features is not None:
-        return LinearSpectralContrastive(dim, **options).fit(features, graph=graph)
-    clique_union, n_cliques = is_clique_union(graph)
-    sizes = np.bincount(connected_components(graph)[1])
-    if clique_union and n_cliques <= dim + 1 and sizes.min() == sizes.max():
-        return SimplexEmbedding(dim, **options).fit(graph)
-    return GraphIsomap(dim, **options).fit(graph)
-
-
-class _ContrastiveMethod(SSLModel):
-    """Shared body of the SimCLR / DCL families: one temperature, a variant, joint forward of both views."""
-
-    variants: dict = {}
-    default_variant = "plain"
+    objective_options = ("temperature", "negatives", "dimensions")
     joint_views = True
-    spectral_counterpart = "isomap"
 
-    def __init__(self, encoder, projector="2048-2048-128", temperature=0.1, variant=None, **kwargs):
+    def __init__(self, encoder, projector="2048-2048-128", temperature=0.1, negatives="plain", dimensions="raw",
+                 **kwargs):
         super().__init__(encoder, projector, **kwargs)
-        variant = self.default_variant if variant is None else variant
-        if variant not in self.variants:
-            raise ValueError(f"unknown {type(self).__name__} variant {variant!r}; choose one of: "
-                             f"{', '.join(self.variants)}")
         self.temperature = check_positive(temperature, "temperature")
-        self.variant = variant
-
-    def compute_objective(self, outputs):
-        return {"loss": self.variants[self.variant](outputs["z_a"], outputs["z_b"], self.temperature)}
-
-    @classmethod
-    def spectral_baseline(cls, graph, dim, features=None, **options):
-        """See :func:`global_spectral_baseline` (analogy, except the clique/simplex case)."""
-        return global_spectral_baseline(graph, dim, features, **options)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(temperature=self.temperature, variant=self.variant)
-        return config
+        self.negatives, self.dimensions = check_form(negatives, dimensions)
 
 
 @register("simclr")
 @keras.saving.register_keras_serializable(package="kspectral")
-class SimCLR(_ContrastiveMethod):
-    """SimCLR (Chen et al. 2020): NT-Xent on two views, and the variants of Garrido et al. (2023).
+class SimCLR(_NTXentMethod):
+    """SimCLR (Chen et al. 2020, arXiv:2002.05709, Eq. 1): NT-Xent on two views, with Garrido et al.'s variants.
 
-    Loss (:func:`kspectral.objectives.simclr`; ``objectives.md`` A2 row 1), ``s`` the cosine similarity and the
-    ``2B`` views of a batch as the candidates::
+    The loss is :func:`kspectral.objectives.simclr`, the mean over the ``2B`` views (half the official code's
+    two-direction sum). ``negatives="abs"`` / ``"sq"`` (SimCLR-abs / -sq) and ``dimensions="centered"`` /
+    ``"standardized"`` (SimCLR "A" / "B") are the variants of Garrido et al. 2023 (arXiv:2206.02574, Prop. 3.2,
+    Table 1, Eq. 14); the registry names ``simclr_abs``, ``simclr_sq``, ``simclr_centered`` and
+    ``simclr_standardized`` are aliases for them. Both views go through the network as one batch, as in the official
+    code.
 
-        ℓ_i = −s(i, i⁺)/τ + log Σ_{k≠i} exp(s(i, k)/τ),     L = mean over the 2B views
-
-    Variants (A2 rows 2 and 10): ``"abs"`` / ``"sq"`` use ``|s|`` / ``s²`` for the negatives, ``"centered"``
-    centres each dimension ("A"), ``"standardized"`` standardises each dimension to norm ``√(N/M)`` ("B",
-    Eq. 14). Both views go through the network as one batch, as in the official code.
-
-    Spectral counterpart: the global family, MDS / ISOMAP of ``G`` (an analogy; exact only for clique graphs,
-    where the optimum is a regular simplex), see :func:`global_spectral_baseline`.
+    Spectral counterpart: the global family (Balestriero & LeCun 2022, arXiv:2205.11508): the regular-simplex
+    optimum when ``G`` is a union of at most ``K + 1`` equal cliques, else ISOMAP / MDS of ``G`` by analogy
+    (:mod:`kspectral.spectral.baselines`).
 
     Args:
         encoder: Keras model mapping inputs to ``(batch, d)`` representations.
         projector: projector spec (SimCLR v2: ``"2048-2048-128"``; Garrido et al.'s tuned ``"8192-8192-d"``).
         temperature: τ (official 0.1; Garrido et al.'s tuned 0.15; CIFAR recipe 0.5).
-        variant: ``"plain"``, ``"abs"``, ``"sq"``, ``"centered"`` or ``"standardized"``.
+        negatives: ``"plain"``, ``"abs"`` or ``"sq"``.
+        dimensions: ``"raw"``, ``"centered"`` or ``"standardized"`` (only with ``negatives="plain"``).
     """
 
-    variants = SIMCLR_VARIANTS
-
-
-@register("simclr_abs")
-@keras.saving.register_keras_serializable(package="kspectral")
-class SimCLRAbs(SimCLR):
-    """SimCLR-abs (Garrido et al. 2023): ``|s|`` for the negatives (see :class:`SimCLR`).
-
-    Spectral counterpart: as :class:`SimCLR` (the global family, an analogy).
-    """
-
-    default_variant = "abs"
-
-
-@register("simclr_sq")
-@keras.saving.register_keras_serializable(package="kspectral")
-class SimCLRSq(SimCLR):
-    """SimCLR-sq (Garrido et al. 2023): ``s²`` for the negatives (see :class:`SimCLR`).
-
-    Spectral counterpart: as :class:`SimCLR` (the global family, an analogy).
-    """
-
-    default_variant = "sq"
-
-
-@register("simclr_centered")
-@keras.saving.register_keras_serializable(package="kspectral")
-class SimCLRCentered(SimCLR):
-    """SimCLR with centred dimensions ("A" of Garrido et al. 2023; see :class:`SimCLR`).
-
-    Spectral counterpart: as :class:`SimCLR` (the global family, an analogy).
-    """
-
-    default_variant = "centered"
-
-
-@register("simclr_standardized")
-@keras.saving.register_keras_serializable(package="kspectral")
-class SimCLRStandardized(SimCLR):
-    """SimCLR with standardised dimensions ("B", Eq. 14 of Garrido et al. 2023; see :class:`SimCLR`).
-
-    Spectral counterpart: as :class:`SimCLR` (the global family, an analogy).
-    """
-
-    default_variant = "standardized"
+    objective_function = staticmethod(simclr)
 
 
 @register("dcl")
 @keras.saving.register_keras_serializable(package="kspectral")
-class DCL(_ContrastiveMethod):
-    """Decoupled contrastive learning (Yeh et al. 2022): SimCLR without the positive in the denominator.
+class DCL(_NTXentMethod):
+    """Decoupled contrastive learning (Yeh et al. 2022, arXiv:2110.06848): SimCLR without the positive in the
+    denominator.
 
-    Loss (:func:`kspectral.objectives.dcl`; ``objectives.md`` A2 row 3)::
+    The loss is :func:`kspectral.objectives.dcl`, the mean over the ``2B`` views (half the reference code's
+    two-direction sum); ``negatives`` and ``dimensions`` as in :class:`SimCLR` (DCL-abs / -sq: Garrido et al. 2023).
 
-        ℓ_i = −s(i, i⁺)/τ + log Σ_{k∉{i, i⁺}} exp(s(i, k)/τ),     L = mean over the 2B views
-
-    ``variant="abs"`` / ``"sq"`` give DCL-abs / DCL-sq (Garrido et al. 2023).
-
-    Spectral counterpart: as :class:`SimCLR` (sample-contrastive, the global family; an analogy).
+    Spectral counterpart: sample-contrastive, the global family of :class:`SimCLR`, by analogy
+    (:mod:`kspectral.spectral.baselines`).
 
     Args:
         encoder: Keras model mapping inputs to ``(batch, d)`` representations.
         projector: projector spec.
         temperature: τ.
-        variant: ``"plain"``, ``"abs"`` or ``"sq"``.
+        negatives: ``"plain"``, ``"abs"`` or ``"sq"``.
+        dimensions: ``"raw"``, ``"centered"`` or ``"standardized"`` (only with ``negatives="plain"``).
     """
 
-    variants = DCL_VARIANTS
+    objective_function = staticmethod(dcl)

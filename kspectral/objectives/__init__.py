@@ -1,11 +1,14 @@
-"""SSL objectives as pure ``keras.ops`` functions plus serializable Keras losses.
+"""SSL objectives as pure ``keras.ops`` functions, plus Keras losses that call them.
 
-Every function takes batch-first ``(batch, dim)`` tensors and returns a scalar, computed in float32 (float64
-inputs stay float64). The maths knows nothing of devices: under ``tf.distribute`` the model gathers the
-replicas' embeddings first and then calls these functions on the global batch.
+Every function takes batch-first ``(batch, dim)`` tensors and returns one scalar per batch (the objectives are batch
+statistics), computed in float32 (float64 inputs stay float64); ``return_terms=True`` returns
+``{"loss": ..., <term>: ...}`` instead. Hyper-parameters are keyword arguments named as in the method classes of
+:mod:`kspectral.methods`. The functions are registered for ``.keras`` saving where they are defined, so
+``SSLModel(encoder, objective=vicreg)`` saves and loads. The maths knows nothing of devices: under ``tf.distribute``
+the model gathers the replicas' embeddings first and then calls these functions on the global batch.
 """
 
-from kspectral.objectives.barlow_twins import BarlowTwinsLoss, barlow_twins, barlow_twins_terms, cross_correlation
+from kspectral.objectives.barlow_twins import BarlowTwinsLoss, barlow_twins, batch_standardize, cross_correlation
 from kspectral.objectives.cissl import CISSLLoss, cissl
 from kspectral.objectives.criteria import (
     dimension_contrastive,
@@ -16,42 +19,66 @@ from kspectral.objectives.criteria import (
     sample_contrastive,
     sample_norms4,
 )
-from kspectral.objectives.dissl import DISSLLoss, dissl, dissl_terms
-from kspectral.objectives.simclr import (
-    DCLLoss,
-    SimCLRLoss,
-    dcl,
-    dcl_abs,
-    dcl_sq,
-    simclr,
-    simclr_abs,
-    simclr_centered,
-    simclr_official,
-    simclr_sq,
-    simclr_standardized,
-)
-from kspectral.objectives.spectral_contrastive import SpectralContrastiveLoss, spectral_contrastive
-from kspectral.objectives.tcr import TCRLoss, coding_rate, tcr, tcr_terms
+from kspectral.objectives.dissl import DISSLLoss, dissl
+from kspectral.objectives.simclr import DCLLoss, SimCLRLoss, dcl, simclr, simclr_official, standardize_dimensions
+from kspectral.objectives.spectral_contrastive import SpectralContrastiveLoss, project_to_ball, spectral_contrastive
+from kspectral.objectives.tcr import TCRLoss, coding_rate, tcr
+from kspectral.objectives.tensors import as_float, l2_normalize, off_diagonal_square_sum
 from kspectral.objectives.vicreg import (
     VICRegCtrLoss,
     VICRegExpLoss,
     VICRegLoss,
+    covariance_term,
     exp_covariance_term,
+    invariance_term,
+    variance_term,
     vicreg,
     vicreg_ctr,
-    vicreg_ctr_terms,
     vicreg_exp,
-    vicreg_exp_terms,
-    vicreg_terms,
 )
+from kspectral.objectives.views import join_views, split_views
 
-import types as _types
-
-import keras as _keras
-
-# Registered so that a plain ``SSLModel(encoder, objective=vicreg)`` saves to and loads from ``.keras``.
-for _objective in (vicreg, vicreg_exp, vicreg_ctr, barlow_twins, tcr, simclr, simclr_abs, simclr_sq, simclr_centered,
-                   simclr_standardized, simclr_official, dcl, dcl_abs, dcl_sq, spectral_contrastive):
-    _keras.saving.register_keras_serializable(package="kspectral")(_objective)
-
-__all__ = sorted(n for n, v in dict(globals()).items() if not n.startswith("_") and not isinstance(v, _types.ModuleType))
+__all__ = [
+    "BarlowTwinsLoss",
+    "CISSLLoss",
+    "DCLLoss",
+    "DISSLLoss",
+    "SimCLRLoss",
+    "SpectralContrastiveLoss",
+    "TCRLoss",
+    "VICRegCtrLoss",
+    "VICRegExpLoss",
+    "VICRegLoss",
+    "as_float",
+    "barlow_twins",
+    "batch_standardize",
+    "cissl",
+    "coding_rate",
+    "covariance_term",
+    "cross_correlation",
+    "dcl",
+    "dimension_contrastive",
+    "dimension_norms4",
+    "dissl",
+    "double_normalize",
+    "duality_gap",
+    "exp_covariance_term",
+    "invariance_term",
+    "join_views",
+    "l2_normalize",
+    "off_diagonal_square_sum",
+    "project_to_ball",
+    "regularizer_lreg",
+    "sample_contrastive",
+    "sample_norms4",
+    "simclr",
+    "simclr_official",
+    "spectral_contrastive",
+    "split_views",
+    "standardize_dimensions",
+    "tcr",
+    "variance_term",
+    "vicreg",
+    "vicreg_ctr",
+    "vicreg_exp",
+]

@@ -1,28 +1,22 @@
-"""Helpers shared by the objectives: dtype policy and shape checks.
+"""Private helpers of the objectives: input checks, hyper-parameter checks and the Keras loss base class.
 
-Every objective computes in float32, or in float64 when its input already is float64, whatever the layers'
-compute dtype (float16 / bfloat16 under mixed precision): the statistics the losses take (variances,
-covariances, log-sum-exps) lose too much precision in half precision.
+Public helpers live in :mod:`kspectral.objectives.tensors` (dtype policy, guarded normalisation) and
+:mod:`kspectral.objectives.views` (the view-major layout).
 """
 
 from __future__ import annotations
 
+import numbers
+
 import keras
+import numpy as np
 from keras import ops
 
-
-def as_float(z):
-    """Return ``z`` as a float32 tensor, or keep it float64; reject non-numeric input."""
-    z = ops.convert_to_tensor(z)
-    name = dtype_name(z)
-    if name == "float64":
-        return z
-    if not (name.startswith(("float", "bfloat", "int", "uint"))):
-        raise TypeError(f"embeddings must be numeric tensors, got dtype {name}")
-    return ops.cast(z, "float32")
+from kspectral import _validation
+from kspectral.objectives.tensors import as_float, dtype_name
 
 
-def _tensorflow():
+def tensorflow_module():
     """The ``tensorflow`` module when Keras runs on it, else ``None`` (runtime checks are TF-only)."""
     if keras.backend.backend() != "tensorflow":
         return None
@@ -32,13 +26,8 @@ def _tensorflow():
 
 
 def _eager():
-    tf = _tensorflow()
+    tf = tensorflow_module()
     return tf is not None and tf.executing_eagerly()
-
-
-def dtype_name(z):
-    """The standard name (``"float32"``, ...) of a tensor's dtype, whatever the backend."""
-    return keras.backend.standardize_dtype(z.dtype)
 
 
 def check_embeddings(z, name="z", min_batch=2):
@@ -52,7 +41,7 @@ def check_embeddings(z, name="z", min_batch=2):
     batch = shape[0]
     if batch is not None and batch < min_batch:
         raise ValueError(f"{name} has batch size {batch}; this objective needs at least {min_batch} samples")
-    tf = _tensorflow()
+    tf = tensorflow_module()
     if batch is None and tf is not None:  # dynamic batch (inside fit): check when the graph runs
         tf.debugging.assert_greater_equal(
             tf.shape(z)[0], min_batch, message=f"{name}: this objective needs at least {min_batch} samples per batch"
@@ -75,97 +64,81 @@ def check_pair(z_a, z_b, names=("z_a", "z_b"), min_batch=2):
     return z_a, z_b
 
 
-def off_diagonal_square_sum(m):
-    """Sum of the squared off-diagonal entries of a square matrix."""
-    return ops.sum(ops.square(m)) - ops.sum(ops.square(ops.diagonal(m)))
+def _is_tensor(value):
+    """A tensor or variable (its value may be unknown while a graph is traced), not a Python/numpy number."""
+    if isinstance(value, (numbers.Number, np.ndarray, np.generic, str, bytes)):
+        return False
+    return hasattr(value, "dtype") and hasattr(value, "shape")
 
 
-def batch_size(z):
-    """Number of rows of ``z`` as a float scalar of ``z``'s dtype (works with dynamic shapes)."""
-    return ops.cast(ops.shape(z)[0], z.dtype)
+def _number(value):
+    return value.item() if isinstance(value, np.ndarray) and value.ndim == 0 else value
 
 
 def check_positive(value, name):
-    """``value`` as a positive finite float; tensors pass through unchecked (their value is not known here)."""
-    if hasattr(value, "shape") and getattr(value, "shape", ()) != ():
-        return value
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        if hasattr(value, "dtype"):
-            return value
-        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
-    if not number > 0.0 or number == float("inf"):
-        raise ValueError(f"{name} must be a positive finite number, got {value}")
-    return number
+    """``value`` as a finite float > 0 (:func:`kspectral._validation.check_positive`); tensors pass unchecked."""
+    return value if _is_tensor(value) else _validation.check_positive(_number(value), name)
 
 
 def check_nonnegative(value, name):
-    """``value`` as a finite float ≥ 0 (loss weights), or a clear ``ValueError``."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a non-negative number, got {value!r}") from None
-    if not 0.0 <= number < float("inf"):
-        raise ValueError(f"{name} must be a non-negative finite number, got {value}")
-    return number
+    """``value`` as a finite float ≥ 0 (:func:`kspectral._validation.check_nonnegative`); tensors pass unchecked."""
+    return value if _is_tensor(value) else _validation.check_nonnegative(_number(value), name)
 
 
-def l2_normalize(z, axis=-1, epsilon=1e-12):
-    """Guarded L2 normalisation ``z / max(‖z‖, √epsilon)`` along ``axis``: finite, with finite gradients, at 0."""
-    squared = ops.sum(ops.square(z), axis=axis, keepdims=True)
-    return z * ops.rsqrt(ops.maximum(squared, epsilon))
+def check_choice(value, name, choices):
+    """``value`` if it is one of ``choices``, else a ``ValueError`` listing them."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(repr(c) for c in choices)}; got {value!r}")
+    return value
 
 
-def split_views(z, name="z"):
-    """Split a view-major ``(2B, dim)`` matrix (view 1's ``B`` rows, then view 2's) into its two ``(B, dim)`` views.
-
-    The dtype is kept. An odd number of rows is an error, also when the batch size is only known at run time.
-    """
-    z = ops.convert_to_tensor(z)
-    check_embeddings(z, name, min_batch=2)
-    rows = z.shape[0]
-    message = f"{name} must stack the two views' rows view-major (2B rows), got an odd number"
-    if rows is not None and rows % 2:
-        raise ValueError(f"{message} ({rows})")
-    tf = _tensorflow()
-    if rows is None and tf is not None:
-        tf.debugging.assert_equal(tf.shape(z)[0] % 2, 0, message=message)
-    half = ops.shape(z)[0] // 2
-    return z[:half], z[half:]
-
-
-def join_views(view_a, view_b, names=("view_a", "view_b")):
-    """``concat([view_a, view_b])`` after checking that the two views have the same batch size."""
-    view_a, view_b = ops.convert_to_tensor(view_a), ops.convert_to_tensor(view_b)
-    a, b = view_a.shape[0], view_b.shape[0]
-    message = f"{names[0]} and {names[1]} must have the same batch size (one pair per row)"
-    if a is not None and b is not None and a != b:
-        raise ValueError(f"{message}, got {a} and {b}")
-    tf = _tensorflow()
-    if (a is None or b is None) and tf is not None:
-        tf.debugging.assert_equal(tf.shape(view_a)[0], tf.shape(view_b)[0], message=message)
-    return ops.concatenate([view_a, view_b], axis=0)
+def loss_or_terms(loss, terms, return_terms):
+    """``loss``, or ``{"loss": loss, **terms}`` when ``return_terms`` (the objectives' return convention)."""
+    return {"loss": loss, **terms} if return_terms else loss
 
 
 class ObjectiveLoss(keras.losses.Loss):
     """A Keras loss defined by a pure objective function and its hyper-parameters.
 
+    The objectives are statistics of a whole batch (variances, covariances, softmaxes over the other samples), so
+    a call returns **one scalar per batch**: there is no per-sample loss to weight or reduce, hence no
+    ``reduction`` argument and no ``sample_weight``. The computation dtype follows the inputs (float32, or float64
+    for float64 inputs; half precision is computed in float32), or ``dtype`` when one is given: the inputs are
+    cast to it first.
+
     Subclasses set :attr:`objective` (a function of the two inputs and keyword hyper-parameters) and call
-    ``super().__init__(name, reduction, dtype, **hyper_parameters)``; the hyper-parameters become attributes,
-    are passed to the function on every call and are saved by :meth:`get_config`.
+    ``super().__init__(name, dtype, **hyper_parameters)``; the hyper-parameters become attributes, are passed to
+    the function on every call and are saved by :meth:`get_config`.
     """
 
     objective = None
 
-    def __init__(self, name, reduction="sum_over_batch_size", dtype=None, **hyper_parameters):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
+    def __init__(self, name, dtype=None, **hyper_parameters):
+        super().__init__(name=name, reduction=None, dtype=dtype)
+        self._requested_dtype = None if dtype is None else keras.backend.standardize_dtype(dtype)
         self._hyper_parameters = dict(hyper_parameters)
         for key, value in self._hyper_parameters.items():
             setattr(self, key, value)
+
+    @property
+    def dtype(self):
+        """The dtype the inputs are cast to, or ``None``: computed in the inputs' own float dtype."""
+        return self._requested_dtype
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        if sample_weight is not None:
+            raise ValueError(
+                f"{type(self).__name__} returns one value per batch (the objective is a batch statistic), so it "
+                "takes no sample_weight; drop it, or weight the pairs by sampling them"
+            )
+        if self._requested_dtype is not None:
+            y_true = ops.cast(ops.convert_to_tensor(y_true), self._requested_dtype)
+            y_pred = ops.cast(ops.convert_to_tensor(y_pred), self._requested_dtype)
+        with keras.name_scope(self.name):
+            return self.call(y_true, y_pred)
 
     def call(self, y_true, y_pred):
         return type(self).objective(y_true, y_pred, **self._hyper_parameters)
 
     def get_config(self):
-        return {**super().get_config(), **self._hyper_parameters}
+        return {"name": self.name, "dtype": self._requested_dtype, **self._hyper_parameters}

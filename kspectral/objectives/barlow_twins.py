@@ -1,15 +1,13 @@
-"""Barlow Twins: redundancy reduction between two views (Zbontar, Jing, Misra, LeCun & Deny, ICML 2021).
-
-Spec: ``objectives.md`` A2 row 6 (official formula, ``facebookresearch/barlowtwins`` ``main.py``) and part C
-properties 20-21; ``theory.md`` §3.5 for its relation to CCA. A dimension-contrastive criterion (Paper A, Prop. 3.2).
-"""
+"""Barlow Twins: redundancy reduction between two views (Zbontar, Jing, Misra, LeCun & Deny 2021,
+arXiv:2103.03230). A dimension-contrastive criterion (Garrido et al. 2023, arXiv:2206.02574, Prop. 3.2)."""
 
 from __future__ import annotations
 
 import keras
 from keras import ops
 
-from kspectral.objectives._common import ObjectiveLoss, batch_size, check_pair, off_diagonal_square_sum
+from kspectral.objectives._common import ObjectiveLoss, check_nonnegative, check_pair, loss_or_terms
+from kspectral.objectives.tensors import batch_size, off_diagonal_square_sum
 
 
 def batch_standardize(z, epsilon=1e-5):
@@ -31,53 +29,31 @@ def batch_standardize(z, epsilon=1e-5):
 
 
 def cross_correlation(z_a, z_b, epsilon=1e-5):
-    """Barlow Twins' cross-correlation matrix ``c = BN(z_a)ᵀ BN(z_b) / N``, shape ``(dim, dim)``."""
+    """Barlow Twins' cross-correlation matrix ``c = BN(z_a)ᵀ BN(z_b) / N`` (arXiv:2103.03230, Eq. 2), ``(dim, dim)``."""
+    epsilon = check_nonnegative(epsilon, "epsilon")
     z_a, z_b = check_pair(z_a, z_b)
-    if epsilon < 0:
-        raise ValueError(f"epsilon must be non-negative, got {epsilon}")
-    za = batch_standardize(z_a, epsilon)
-    zb = batch_standardize(z_b, epsilon)
-    return ops.matmul(ops.transpose(za), zb) / batch_size(z_a)
+    return ops.matmul(ops.transpose(batch_standardize(z_a, epsilon)), batch_standardize(z_b, epsilon)) / batch_size(z_a)
 
 
-def barlow_twins_terms(z_a, z_b, epsilon=1e-5):
-    """The two unweighted Barlow Twins terms.
+@keras.saving.register_keras_serializable(package="kspectral")
+def barlow_twins(z_a, z_b, redundancy_weight=0.0051, epsilon=1e-5, return_terms=False):
+    """Barlow Twins loss (Zbontar et al. 2021, arXiv:2103.03230, Eqs. 1-2), as the official ``main.py`` computes it.
 
-    Returns:
-        dict with scalars ``invariance = Σ_i (1 − c_ii)²`` (the on-diagonal term) and
-        ``redundancy = Σ_{i≠j} c_ij²`` (the off-diagonal term), ``c`` from :func:`cross_correlation`.
-    """
-    c = cross_correlation(z_a, z_b, epsilon)
-    return {
-        "invariance": ops.sum(ops.square(1.0 - ops.diagonal(c))),
-        "redundancy": off_diagonal_square_sum(c),
-    }
-
-
-def barlow_twins(z_a, z_b, redundancy_weight=0.0051, epsilon=1e-5):
-    """Barlow Twins loss, exactly as ``facebookresearch/barlowtwins`` ``main.py`` computes it (one device).
-
-    With ``z_a, z_b`` of shape ``(N, D)`` (rows are samples)::
-
-        c = BN(z_a)ᵀ BN(z_b) / N
-        L = Σ_i (1 − c_ii)² + λ Σ_{i≠j} c_ij²
-
-    where ``BN`` standardises each dimension over the batch like ``BatchNorm1d(D, affine=False)`` in training
-    mode: biased batch variance, ``ε`` inside the square root. The default ``λ = 0.0051`` is the official one.
-    (The official code all-reduces ``c`` over GPUs after dividing by the per-GPU batch; on the global batch
-    seen here that is the same ``c``.) The loss is computed in float32 (float64 inputs stay float64).
-    Spec: ``objectives.md`` A2 row 6; part C properties 20-21.
-
-    Properties: ``L`` is invariant to a positive affine rescaling of each dimension of either view (up to the
-    ε in BN), and symmetric in the two views (swapping them transposes ``c``).
+    ``L = Σ_i (1 − c_ii)² + λ Σ_{i≠j} c_ij²`` with ``c`` the cross-correlation of the batch-standardised views
+    (:func:`cross_correlation`; ``BatchNorm1d(affine=False)`` in training mode: biased variance, ``ε`` inside the
+    square root). The official code all-reduces ``c`` over GPUs after dividing by the per-GPU batch; on the global
+    batch seen here that is the same ``c``. Computed in float32 (float64 inputs stay float64). ``L`` is invariant
+    to a positive affine rescaling of each dimension of either view (up to ``ε``) and symmetric in the views.
 
     Args:
         z_a, z_b: embeddings of the two views, shape ``(batch, dim)``, ``batch ≥ 2``.
-        redundancy_weight: λ, weight of the off-diagonal (redundancy-reduction) term.
-        epsilon: ε of the batch standardisation.
+        redundancy_weight: λ ≥ 0, weight of the off-diagonal term (official 0.0051).
+        epsilon: ε ≥ 0 of the batch standardisation.
+        return_terms: return ``{"loss", "invariance", "redundancy"}`` (unweighted ``Σ_i (1 − c_ii)²`` and
+            ``Σ_{i≠j} c_ij²``) instead.
 
     Returns:
-        Scalar loss tensor.
+        Scalar loss tensor, or the dict of ``return_terms``.
 
     Example:
         >>> import numpy as np
@@ -85,13 +61,15 @@ def barlow_twins(z_a, z_b, redundancy_weight=0.0051, epsilon=1e-5):
         >>> round(float(barlow_twins(x, x)), 7)
         0.0013114
     """
-    terms = barlow_twins_terms(z_a, z_b, epsilon)
-    return terms["invariance"] + redundancy_weight * terms["redundancy"]
+    redundancy_weight = check_nonnegative(redundancy_weight, "redundancy_weight")
+    c = cross_correlation(z_a, z_b, epsilon)
+    terms = {"invariance": ops.sum(ops.square(1.0 - ops.diagonal(c))), "redundancy": off_diagonal_square_sum(c)}
+    return loss_or_terms(terms["invariance"] + redundancy_weight * terms["redundancy"], terms, return_terms)
 
 
 @keras.saving.register_keras_serializable(package="kspectral")
 class BarlowTwinsLoss(ObjectiveLoss):
-    """Keras loss wrapping :func:`barlow_twins`: ``BarlowTwinsLoss()(z_a, z_b)`` returns the scalar loss.
+    """Keras loss calling :func:`barlow_twins`: ``BarlowTwinsLoss()(z_a, z_b)``, one scalar per batch.
 
     The two views take Keras' ``(y_true, y_pred)`` positions; the loss is symmetric in them.
 
@@ -103,6 +81,9 @@ class BarlowTwinsLoss(ObjectiveLoss):
 
     objective = staticmethod(barlow_twins)
 
-    def __init__(self, redundancy_weight=0.0051, epsilon=1e-5, name="barlow_twins", reduction="sum_over_batch_size",
-                 dtype=None):
-        super().__init__(name, reduction, dtype, redundancy_weight=float(redundancy_weight), epsilon=float(epsilon))
+    def __init__(self, redundancy_weight=0.0051, epsilon=1e-5, name="barlow_twins", dtype=None):
+        super().__init__(name, dtype, redundancy_weight=check_nonnegative(redundancy_weight, "redundancy_weight"),
+                         epsilon=check_nonnegative(epsilon, "epsilon"))
+
+
+__all__ = ["BarlowTwinsLoss", "barlow_twins", "batch_standardize", "cross_correlation"]

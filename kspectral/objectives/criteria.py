@@ -1,6 +1,7 @@
-"""Sample- and dimension-contrastive criteria L_c and L_nc (Garrido et al., ICLR 2023, Def. 3.2, Thm. 3.3).
+"""Sample- and dimension-contrastive criteria L_c and L_nc (Garrido et al. 2023, arXiv:2206.02574, Def. 3.2,
+Thm. 3.3).
 
-Spec: ``objectives.md`` A1 and part C properties 1-11. The paper writes the embedding matrix as ``K ∈ R^{M×N}``
+The paper writes the embedding matrix as ``K ∈ R^{M×N}``
 (columns are samples). kspectral is batch-first: these functions take ``z = Kᵀ`` of shape ``(N, M)``
 (rows are samples), so ``sample_contrastive(z)`` is the paper's ``L_c(K)``.
 """
@@ -9,7 +10,8 @@ from __future__ import annotations
 
 from keras import ops
 
-from kspectral.objectives._common import as_float, check_embeddings, off_diagonal_square_sum
+from kspectral.objectives._common import check_embeddings
+from kspectral.objectives.tensors import as_float, off_diagonal_square_sum
 
 
 def sample_contrastive(z):
@@ -62,7 +64,7 @@ def duality_gap(z):
 def regularizer_lreg(z):
     """``L_reg = Σ_i ‖z_i‖⁴ − Σ_j ‖z^j‖⁴`` (Garrido et al. 2023, Eq. 10), so that ``L_c + L_reg = L_nc``.
 
-    Paper A rewrites VICReg's covariance term, ``L_nc`` of the centred embeddings, as ``L_c + L_reg``
+    Garrido et al. rewrite VICReg's covariance term, ``L_nc`` of the centred embeddings, as ``L_c + L_reg``
     (Theorem 3.3): with it, VICReg is a sample-contrastive loss plus a norm regulariser.
 
     Args:
@@ -76,11 +78,11 @@ def double_normalize(z, iterations=200, epsilon=1e-12):
     """Alternately normalise the rows (samples) to norm 1 and the columns (dims) to norm ``√(N/M)``.
 
     Unit embeddings together with unit dimensions are only possible when ``N = M`` (both fix ``‖z‖_F²``), so
-    kspectral uses the consistent scaling of Paper A's Eq. 14: dimensions of norm ``√(N/M)``. The iteration is
+    kspectral uses the consistent scaling of Garrido et al.'s Eq. 14: dimensions of norm ``√(N/M)``. The iteration is
     Sinkhorn scaling of the squared entries (row sums 1, column sums ``N/M``); it converges when the matrix has
     no zero pattern blocking it (e.g. a random dense matrix). The last step normalises the rows, so the
     embeddings are exactly unit-norm and the dimensions approximately ``√(N/M)``. Under it,
-    ``L_nc − L_c = N − N²/M`` (spec A1 caveat; the paper writes ``N − M``).
+    ``L_nc − L_c = N − N²/M``.
 
     Args:
         z: ``(samples, dims)`` matrix.

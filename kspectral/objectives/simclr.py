@@ -1,19 +1,11 @@
-"""SimCLR / NT-Xent and its sample-contrastive variants (Chen et al. 2020; Yeh et al. 2022; Garrido et al. 2023).
+"""SimCLR / NT-Xent (Chen et al. 2020, arXiv:2002.05709) and DCL (Yeh et al. 2022, arXiv:2110.06848), with the
+sample-contrastive variants of Garrido et al. 2023 (arXiv:2206.02574): ``|s|`` or ``s²`` for the negatives
+(Prop. 3.2) and centred or standardised dimensions (Table 1, Eq. 14).
 
-Spec: ``objectives.md`` A1 (normalisation per method, Table 1 of Paper A), A2 rows 1-3 and 10, part C
-properties 22-28 and 35.
-
-All variants share one core, :func:`_nt_xent`, that takes the ``2B × 2B`` similarity matrix of the
-concatenated, view-major batch ``[a_1 … a_B, b_1 … b_B]`` (the positive of row ``k`` is column
-``(k + B) mod 2B``) and differs only in
-
-* how similarities are made (cosine; cosine of dimension-centred embeddings; raw dot products of
-  dimension-standardised embeddings),
-* what the negatives use (``s``, ``|s|`` or ``s²``),
-* whether the positive stays in the denominator (SimCLR) or is removed from it (DCL).
-
-Normalisations are guarded: a norm is clamped at ``sqrt(epsilon)`` (``epsilon = 1e-12`` on the squared
-norm, as ``tf.math.l2_normalize``), so a zero embedding gives a finite loss and finite gradients.
+Both losses share one core on the ``2B × 2B`` similarity matrix of the view-major batch ``[a_1 … a_B, b_1 … b_B]``
+(the positive of row ``k`` is column ``(k + B) mod 2B``); they differ only in whether the positive stays in the
+denominator (SimCLR) or leaves it (DCL). Normalisations are guarded: a squared norm is clamped at ``1e-12`` (as
+``tf.math.l2_normalize``), so a zero embedding gives a finite loss and finite gradients.
 """
 
 from __future__ import annotations
@@ -21,7 +13,14 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from kspectral.objectives._common import ObjectiveLoss, check_pair, check_positive, l2_normalize
+from kspectral.objectives._common import ObjectiveLoss, check_choice, check_pair, check_positive, loss_or_terms
+from kspectral.objectives.tensors import l2_normalize
+
+#: What the negatives use: the similarity ``s``, ``|s|`` or ``s²``.
+NEGATIVES = ("plain", "abs", "sq")
+#: What is done to the dimensions before the similarities: nothing (cosine similarities), centring (then cosine
+#: similarities), or standardisation to norm ``√(N/M)`` (then dot products).
+DIMENSIONS = ("raw", "centered", "standardized")
 
 #: Logit given to excluded columns (self, and the positive for DCL); ``exp`` of it underflows to 0.
 _EXCLUDED_LOGIT = -1e9
@@ -35,16 +34,32 @@ def center_dimensions(z):
 
 
 def standardize_dimensions(z, epsilon=_EPSILON):
-    """Paper A Eq. 14: centre each dimension, then scale each dimension (column) to norm ``√(N/M)``.
+    """Centre each dimension, then scale each dimension (column) to norm ``√(N/M)`` (Garrido et al. 2023, Eq. 14).
 
-    ``N`` is the batch size of ``z`` and ``M`` its dimension, so ``‖z‖_F² = N``: the embeddings have unit
-    squared norm *on average*, without being normalised one by one. A constant (collapsed) dimension
-    centres to 0 and stays 0 (the norm is clamped at ``sqrt(epsilon)``).
+    ``N`` is the batch size of ``z`` and ``M`` its dimension, so ``‖z‖_F² = N``: the embeddings have unit squared
+    norm *on average*, without being normalised one by one. A constant (collapsed) dimension centres to 0 and
+    stays 0 (the norm is clamped at ``sqrt(epsilon)``).
     """
     shape = ops.shape(z)
     n = ops.cast(shape[0], z.dtype)
     m = ops.cast(shape[1], z.dtype)
     return l2_normalize(center_dimensions(z), axis=0, epsilon=epsilon) * ops.sqrt(n / m)
+
+
+def check_form(negatives, dimensions):
+    """Check a ``(negatives, dimensions)`` pair of :func:`simclr` / :func:`dcl`; return it.
+
+    Garrido et al. define the ``abs`` / ``sq`` negatives on cosine similarities and the centred / standardised
+    forms with plain negatives, so a non-plain ``negatives`` combines only with ``dimensions="raw"``.
+    """
+    check_choice(negatives, "negatives", NEGATIVES)
+    check_choice(dimensions, "dimensions", DIMENSIONS)
+    if negatives != "plain" and dimensions != "raw":
+        raise ValueError(
+            f"negatives={negatives!r} combines only with dimensions='raw' (the abs / sq negatives are defined on "
+            f"cosine similarities), got dimensions={dimensions!r}; use negatives='plain' with it"
+        )
+    return negatives, dimensions
 
 
 def _positive_mask(n):
@@ -54,94 +69,135 @@ def _positive_mask(n):
 
 
 def _nt_xent(sim, temperature, negatives="plain", positive_in_denominator=True):
-    """The shared NT-Xent core on a ``(2B, 2B)`` view-major similarity matrix ``sim``.
+    """The shared NT-Xent core on a ``(2B, 2B)`` view-major similarity matrix: ``(attraction, repulsion)``.
 
-    Row ``k`` gives ``ℓ_k = −sim[k,k⁺]/τ + log Σ_l exp(g_l/τ)``: ``l`` runs over every column but ``k``
-    (and but ``k⁺`` when ``positive_in_denominator`` is False), ``g_l = sim[k,l]`` at ``l = k⁺`` and
-    ``g_l = t(sim[k,l])`` at negatives, with ``t`` the identity, ``abs`` or ``square``. Returns ``mean_k ℓ_k``.
+    Row ``k`` gives ``ℓ_k = −sim[k,k⁺]/τ + log Σ_l exp(g_l/τ)``: ``l`` runs over every column but ``k`` (and but
+    ``k⁺`` when ``positive_in_denominator`` is False), ``g_l = sim[k,l]`` at ``l = k⁺`` and ``g_l = t(sim[k,l])``
+    at negatives, with ``t`` the identity, ``abs`` or ``square``. Returns ``mean_k −sim[k,k⁺]/τ`` and
+    ``mean_k log Σ_l exp(g_l/τ)``; the loss is their sum.
     """
     n = ops.shape(sim)[0]
     self_mask = ops.one_hot(ops.arange(n), n) > 0.5
     pos_mask = _positive_mask(n)
-    if negatives == "plain":
-        neg_sim = sim
-    elif negatives == "abs":
-        neg_sim = ops.abs(sim)
-    elif negatives == "sq":
-        neg_sim = ops.square(sim)
-    else:
-        raise ValueError(f"negatives must be 'plain', 'abs' or 'sq', got {negatives!r}")
+    neg_sim = {"plain": lambda s: s, "abs": ops.abs, "sq": ops.square}[negatives](sim)
     positive = ops.sum(ops.where(pos_mask, sim, ops.zeros_like(sim)), axis=1)
     logits = ops.where(pos_mask, sim, neg_sim) / temperature
     excluded = self_mask if positive_in_denominator else ops.logical_or(self_mask, pos_mask)
     logits = ops.where(excluded, ops.cast(_EXCLUDED_LOGIT, logits.dtype), logits)
-    per_view = -positive / temperature + ops.logsumexp(logits, axis=1)
-    return ops.mean(per_view)
+    return ops.mean(-positive / temperature), ops.mean(ops.logsumexp(logits, axis=1))
 
 
-def _similarities(z_a, z_b, normalization):
-    """View-major ``(2B, 2B)`` similarity matrix after the given normalisation (Paper A Table 1)."""
-    if normalization == "cosine":  # classical SimCLR: embedding norm 1
+def _similarities(z_a, z_b, dimensions):
+    """View-major ``(2B, 2B)`` similarity matrix after the given treatment of the dimensions."""
+    if dimensions == "raw":  # cosine similarities
         z = l2_normalize(ops.concatenate([z_a, z_b], axis=0))
-    elif normalization == "centered":  # "A": dims centred (per view), embedding norm 1
+    elif dimensions == "centered":  # dims centred per view, then unit embeddings
         z = l2_normalize(ops.concatenate([center_dimensions(z_a), center_dimensions(z_b)], axis=0))
-    elif normalization == "standardized":  # "B": dims centred (per view), dimension norm √(N/M)
+    else:  # dims centred per view and scaled to norm √(N/M), dot products
         z = ops.concatenate([standardize_dimensions(z_a), standardize_dimensions(z_b)], axis=0)
-    else:
-        raise ValueError(f"unknown normalization {normalization!r}")
     return ops.matmul(z, ops.transpose(z))
 
 
-def _contrastive(z_a, z_b, temperature, negatives, positive_in_denominator, normalization="cosine"):
-    check_positive(temperature, "temperature")
+def _contrastive(z_a, z_b, temperature, negatives, dimensions, positive_in_denominator, return_terms):
+    temperature = check_positive(temperature, "temperature")
+    negatives, dimensions = check_form(negatives, dimensions)
     z_a, z_b = check_pair(z_a, z_b)
-    sim = _similarities(z_a, z_b, normalization)
-    return _nt_xent(sim, temperature, negatives, positive_in_denominator)
+    sim = _similarities(z_a, z_b, dimensions)
+    attraction, repulsion = _nt_xent(sim, temperature, negatives, positive_in_denominator)
+    return loss_or_terms(attraction + repulsion, {"attraction": attraction, "repulsion": repulsion}, return_terms)
 
 
-def simclr(z_a, z_b, temperature=0.1):
-    """SimCLR / NT-Xent loss, averaged over the ``2B`` views (Chen et al. 2020; spec A2 row 1).
+@keras.saving.register_keras_serializable(package="kspectral")
+def simclr(z_a, z_b, temperature=0.1, negatives="plain", dimensions="raw", return_terms=False):
+    """SimCLR / NT-Xent loss (Chen et al. 2020, arXiv:2002.05709, Eq. 1), averaged over the ``2B`` views.
 
-    With ``s(u, v) = uᵀv / (‖u‖ ‖v‖)`` and the ``2B`` views ``[a_1 … a_B, b_1 … b_B]``, view ``i`` with
-    positive ``i⁺`` (its other view) has::
+    View ``i`` of the ``2B`` views ``[a_1 … a_B, b_1 … b_B]``, with positive ``i⁺`` (its other view), has
+    ``ℓ_i = −s(i, i⁺)/τ + log Σ_{k≠i} exp(s(i, k)/τ)``; ``L = mean_i ℓ_i``. ``s`` is the cosine similarity and the
+    negatives of ``i`` are the ``2B − 2`` other views of both branches.
 
-        ℓ_i = −s(i, i⁺)/τ + log Σ_{k≠i} exp(s(i, k)/τ),        L = mean_i ℓ_i  (over the 2B views)
+    **Reduction.** The official TF code (google-research/simclr ``objective.py``) returns ``loss_a + loss_b``, the
+    two directions' means summed, which is exactly ``2 ×`` this value (:func:`simclr_official` computes that).
 
-    The negatives of ``i`` are the ``2B − 2`` other views from *both* branches; ``i`` itself is excluded.
+    **Variants** (Garrido et al. 2023, arXiv:2206.02574):
 
-    Reduction: the official TF code (google-research/simclr ``objective.py``) returns ``loss_a + loss_b``,
-    the per-direction means *summed*, which is exactly ``2 ×`` this value; :func:`simclr_official`
-    computes that number. The ``2B``-mean form is the one of the ISSL repository and of most ports.
+    * ``negatives="abs"`` / ``"sq"`` (SimCLR-abs / -sq, Prop. 3.2): the negatives use ``|s|`` / ``s²``; the
+      positive, in the numerator and in the denominator, keeps ``s``. The loss then ignores the sign of every
+      negative similarity.
+    * ``dimensions="centered"`` (Table 1, "A"): each view's embeddings are centred over their own batch, then
+      L2-normalised; adding a constant vector to one view leaves the loss unchanged.
+    * ``dimensions="standardized"`` (Eq. 14, "B"): each view's dimensions are centred and scaled to norm
+      ``√(N/M)`` with ``N = B`` (:func:`standardize_dimensions`), and ``s`` is the plain **dot product** (unit
+      squared norm only on average). Eq. 14 as printed indexes ``K_{·,i}`` with ``i ∈ [1..M]`` while centring
+      over the samples; this is the per-dimension standardisation it describes.
 
-    Computed in float32 (float64 inputs stay float64). Norms are guarded (see :func:`l2_normalize`), so a
-    zero embedding gives a finite loss. Bounds: ``L > 0``; ``L → 0`` as ``τ → 0`` when every positive is
-    more similar than every negative; ``L = log(2B − 1)`` when all embeddings are equal.
+    Bounds: ``L > 0``; ``L → 0`` as ``τ → 0`` when every positive is more similar than every negative;
+    ``L = log(2B − 1)`` when all embeddings are equal. Computed in float32 (float64 inputs stay float64).
 
     Args:
-        z_a, z_b: embeddings of the two views, shape ``(batch, dim)``, ``batch ≥ 2``; row ``i`` of
-            ``z_a`` and row ``i`` of ``z_b`` are the positive pair.
-        temperature: τ > 0 (official default 0.1; Paper A's tuned value 0.15).
+        z_a, z_b: embeddings of the two views, shape ``(batch, dim)``, ``batch ≥ 2``; row ``i`` of ``z_a`` and row
+            ``i`` of ``z_b`` are a positive pair.
+        temperature: τ > 0 (official 0.1; Garrido et al.'s tuned value 0.15).
+        negatives: ``"plain"``, ``"abs"`` or ``"sq"``.
+        dimensions: ``"raw"``, ``"centered"`` or ``"standardized"`` (only with ``negatives="plain"``).
+        return_terms: return ``{"loss", "attraction", "repulsion"}`` (``mean_i −s(i,i⁺)/τ`` and the mean
+            log-sum-exp; their sum is the loss) instead.
 
     Returns:
-        Scalar loss tensor.
+        Scalar loss tensor, or the dict of ``return_terms``.
 
     Example:
         >>> import numpy as np
         >>> eye = np.eye(2)
         >>> round(float(simclr(eye, eye, temperature=0.5)), 6)  # log(e² + 2) − 2
         0.239545
+        >>> a = np.array([[1., 0.], [-1., 0.]])  # the negatives have s = −1
+        >>> round(float(simclr(a, a, temperature=1.0, negatives="abs")), 6)  # log(3e) − 1 = log 3
+        1.098612
     """
-    return _contrastive(z_a, z_b, temperature, "plain", True)
+    return _contrastive(z_a, z_b, temperature, negatives, dimensions, True, return_terms)
 
 
+@keras.saving.register_keras_serializable(package="kspectral")
+def dcl(z_a, z_b, temperature=0.1, negatives="plain", dimensions="raw", return_terms=False):
+    """Decoupled contrastive loss (Yeh et al. 2022, arXiv:2110.06848, Sec. 3): the positive leaves the denominator.
+
+    ``ℓ_i = −s(i, i⁺)/τ + log Σ_{k∉{i, i⁺}} exp(s(i, k)/τ)``, ``L = mean_i ℓ_i`` over the ``2B`` views, negatives
+    from both branches. Unlike SimCLR it can be negative; all embeddings equal gives ``log(2B − 2)``.
+
+    **Reduction.** The authors' reference code returns ``loss(z_a, z_b) + loss(z_b, z_a)``, the two directions'
+    means over ``B`` rows summed, which is exactly ``2 ×`` this value (as for :func:`simclr`).
+
+    ``negatives`` and ``dimensions`` are those of :func:`simclr` (DCL-abs / DCL-sq: Garrido et al. 2023,
+    arXiv:2206.02574, Prop. 3.2).
+
+    Args:
+        z_a, z_b: embeddings of the two views, shape ``(batch, dim)``, ``batch ≥ 2``.
+        temperature: τ > 0.
+        negatives: ``"plain"``, ``"abs"`` or ``"sq"``.
+        dimensions: ``"raw"``, ``"centered"`` or ``"standardized"`` (only with ``negatives="plain"``).
+        return_terms: return ``{"loss", "attraction", "repulsion"}`` instead (see :func:`simclr`).
+
+    Returns:
+        Scalar loss tensor, or the dict of ``return_terms``.
+
+    Example:
+        >>> import numpy as np
+        >>> eye = np.eye(2)
+        >>> round(float(dcl(eye, eye, temperature=0.5)), 6)  # log 2 − 2
+        -1.306853
+    """
+    return _contrastive(z_a, z_b, temperature, negatives, dimensions, False, return_terms)
+
+
+@keras.saving.register_keras_serializable(package="kspectral")
 def simclr_official(z_a, z_b, temperature=0.1):
-    """NT-Xent as the official TF code reduces it: ``loss_a + loss_b`` (= ``2 × simclr``).
+    """NT-Xent as the official TF code reduces it: ``loss_a + loss_b`` (``= 2 × simclr``).
 
-    Mirrors google-research/simclr ``objective.py`` (``add_contrastive_loss``, one replica): unit
-    embeddings ``h1, h2``; ``logits_aa = h1h1ᵀ/τ`` and ``logits_bb = h2h2ᵀ/τ`` with the diagonal masked,
-    ``logits_ab = h1h2ᵀ/τ``, ``logits_ba = h2h1ᵀ/τ``; ``loss_a`` is the mean over the ``B`` rows of the
-    cross-entropy of ``[logits_ab, logits_aa]`` with the positive at column ``i``, ``loss_b`` the same for
-    ``[logits_ba, logits_bb]``. Use it to compare with numbers logged by the official code.
+    Mirrors google-research/simclr ``objective.py`` (``add_contrastive_loss``, one replica): unit embeddings
+    ``h1, h2``; ``logits_aa = h1h1ᵀ/τ`` and ``logits_bb = h2h2ᵀ/τ`` with the diagonal masked, ``logits_ab =
+    h1h2ᵀ/τ``, ``logits_ba = h2h1ᵀ/τ``; ``loss_a`` is the mean over the ``B`` rows of the cross-entropy of
+    ``[logits_ab, logits_aa]`` with the positive at column ``i``, ``loss_b`` the same for ``[logits_ba,
+    logits_bb]``. Use it to compare with numbers logged by the official code.
 
     Args:
         z_a, z_b: embeddings of the two views, shape ``(batch, dim)``, ``batch ≥ 2``.
@@ -156,7 +212,7 @@ def simclr_official(z_a, z_b, temperature=0.1):
         >>> round(float(simclr_official(eye, eye, temperature=0.5)), 6)
         0.47909
     """
-    check_positive(temperature, "temperature")
+    temperature = check_positive(temperature, "temperature")
     z_a, z_b = check_pair(z_a, z_b)
     h1, h2 = l2_normalize(z_a), l2_normalize(z_b)
     b = ops.shape(h1)[0]
@@ -172,232 +228,36 @@ def simclr_official(z_a, z_b, temperature=0.1):
     return direction(h1, h2) + direction(h2, h1)
 
 
-def simclr_abs(z_a, z_b, temperature=0.1):
-    """SimCLR-abs (Paper A Prop. 3.2; spec A2 row 2): the negatives use ``|s|`` in place of ``s``.
-
-    ``ℓ_i = −s(i,i⁺)/τ + log[ exp(s(i,i⁺)/τ) + Σ_{k∉{i,i⁺}} exp(|s(i,k)|/τ) ]``, mean over the ``2B`` views.
-
-    Paper A only says "use square or absolute values of cosine similarities"; whether the positive term
-    changes too is in its unavailable supplement. This follows the spec's *safe reading*: only the negatives
-    change, the positive (numerator and its denominator term) keeps ``s``. The loss is therefore invariant to
-    the sign of any negative similarity (property 28). Paper A: 68.71% vs 68.61% for SimCLR (ImageNet 100 ep).
-
-    Args:
-        z_a, z_b: embeddings of the two views, shape ``(batch, dim)``, ``batch ≥ 2``.
-        temperature: τ > 0.
-
-    Returns:
-        Scalar loss tensor.
-
-    Example:
-        >>> import numpy as np
-        >>> a = np.array([[1., 0.], [-1., 0.]])  # the negatives have s = −1
-        >>> round(float(simclr_abs(a, a, temperature=1.0)), 6)  # log(3e) − 1 = log 3
-        1.098612
-    """
-    return _contrastive(z_a, z_b, temperature, "abs", True)
-
-
-def simclr_sq(z_a, z_b, temperature=0.1):
-    """SimCLR-sq (Paper A Prop. 3.2; spec A2 row 2): the negatives use ``s²`` in place of ``s``.
-
-    ``ℓ_i = −s(i,i⁺)/τ + log[ exp(s(i,i⁺)/τ) + Σ_{k∉{i,i⁺}} exp(s(i,k)²/τ) ]``, mean over the ``2B`` views.
-    Same *safe reading* as :func:`simclr_abs`: only the negatives change.
-
-    Args:
-        z_a, z_b: embeddings of the two views, shape ``(batch, dim)``, ``batch ≥ 2``.
-        temperature: τ > 0.
-
-    Returns:
-        Scalar loss tensor.
-
-    Example:
-        >>> import numpy as np
-        >>> eye = np.eye(2)  # orthogonal negatives: s² = s = 0, so the value equals SimCLR's
-        >>> round(float(simclr_sq(eye, eye, temperature=0.5)), 6)
-        0.239545
-    """
-    return _contrastive(z_a, z_b, temperature, "sq", True)
-
-
-def dcl(z_a, z_b, temperature=0.1):
-    """Decoupled contrastive loss (Yeh et al. 2022; spec A2 row 3): the positive leaves the denominator.
-
-    ``ℓ_i = −s(i,i⁺)/τ + log Σ_{k∉{i,i⁺}} exp(s(i,k)/τ)``, mean over the ``2B`` views, negatives from both
-    branches. Unlike SimCLR it can be negative; all embeddings equal gives ``log(2B − 2)``.
-
-    Args:
-        z_a, z_b: embeddings of the two views, shape ``(batch, dim)``, ``batch ≥ 2``.
-        temperature: τ > 0.
-
-    Returns:
-        Scalar loss tensor.
-
-    Example:
-        >>> import numpy as np
-        >>> eye = np.eye(2)
-        >>> round(float(dcl(eye, eye, temperature=0.5)), 6)  # log 2 − 2
-        -1.306853
-    """
-    return _contrastive(z_a, z_b, temperature, "plain", False)
-
-
-def dcl_abs(z_a, z_b, temperature=0.1):
-    """DCL-abs (Paper A Prop. 3.2): :func:`dcl` with ``|s|`` for the negatives.
-
-    ``ℓ_i = −s(i,i⁺)/τ + log Σ_{k∉{i,i⁺}} exp(|s(i,k)|/τ)``, mean over the ``2B`` views.
-
-    Args:
-        z_a, z_b: embeddings of the two views, shape ``(batch, dim)``, ``batch ≥ 2``.
-        temperature: τ > 0.
-
-    Returns:
-        Scalar loss tensor.
-
-    Example:
-        >>> import numpy as np
-        >>> a = np.array([[1., 0.], [-1., 0.]])
-        >>> round(float(dcl_abs(a, a, temperature=1.0)), 6)  # −1 + log(2e)
-        0.693147
-    """
-    return _contrastive(z_a, z_b, temperature, "abs", False)
-
-
-def dcl_sq(z_a, z_b, temperature=0.1):
-    """DCL-sq (Paper A Prop. 3.2): :func:`dcl` with ``s²`` for the negatives.
-
-    ``ℓ_i = −s(i,i⁺)/τ + log Σ_{k∉{i,i⁺}} exp(s(i,k)²/τ)``, mean over the ``2B`` views.
-
-    Args:
-        z_a, z_b: embeddings of the two views, shape ``(batch, dim)``, ``batch ≥ 2``.
-        temperature: τ > 0.
-
-    Returns:
-        Scalar loss tensor.
-
-    Example:
-        >>> import numpy as np
-        >>> a = np.array([[1., 0.], [-1., 0.]])
-        >>> round(float(dcl_sq(a, a, temperature=1.0)), 6)
-        0.693147
-    """
-    return _contrastive(z_a, z_b, temperature, "sq", False)
-
-
-def simclr_centered(z_a, z_b, temperature=0.1):
-    """SimCLR "A" (Paper A Table 1 / Fig. 2; spec A2 row 10): centred dimensions, unit embeddings.
-
-    Each view's embeddings are centred over its own batch, ``ẑ_i = z_i − mean_j z_j`` (per view: Paper A's
-    ``K`` and ``K'`` are the two branches' matrices, centred separately as in VICReg), then L2-normalised,
-    then the SimCLR loss of :func:`simclr` is taken on the cosine similarities of the ``ẑ``.
-
-    Consequence of per-view centring: adding a (different) constant vector to all embeddings of one view
-    leaves the loss unchanged. With all embeddings equal every ``ẑ`` is 0 and ``L = log(2B − 1)``.
-
-    Args:
-        z_a, z_b: embeddings of the two views, shape ``(batch, dim)``, ``batch ≥ 2``.
-        temperature: τ > 0.
-
-    Returns:
-        Scalar loss tensor.
-
-    Example:
-        >>> import numpy as np
-        >>> a = np.array([[3., 2.], [3., 0.]])  # centred per view: [[0, 1], [0, −1]]
-        >>> b = np.array([[1., 1.], [1., -1.]])
-        >>> round(float(simclr_centered(a, b, temperature=1.0)), 6)  # log(e + 2/e) − 1
-        0.239545
-    """
-    return _contrastive(z_a, z_b, temperature, "plain", True, normalization="centered")
-
-
-def simclr_standardized(z_a, z_b, temperature=0.1):
-    """SimCLR "B" (Paper A Eq. 14, Table 1 / Fig. 2; spec A2 row 10): dimension standardisation.
-
-    Paper A's Eq. 14, with ``K ∈ R^{M×N}`` one view's embedding matrix (columns are samples)::
-
-        K̂[j,:] = K[j,:] − mean_i K[j,i],       K[j,:] ← K̂[j,:] / ‖K̂[j,:]‖₂ · √(N/M)
-
-    then ``ℓ_i = −z_iᵀz_{i⁺}/τ + log Σ_{k≠i} exp(z_iᵀz_k/τ)``, mean over the ``2B`` views, on **dot
-    products** of the standardised embeddings (no per-embedding normalisation; the embeddings have unit
-    squared norm only on average).
-
-    Choices: (1) the printed Eq. 14 indexes ``K_{·,i}`` with ``i ∈ [1..M]`` while centring over the ``N``
-    samples, a typo; this implements the intended per-dimension standardisation (centre and scale each
-    dimension over the batch). (2) Centring and scaling are done **per view**, ``N = B`` (batch of one view),
-    like Paper A's ``K`` and ``K'`` and VICReg; not over the concatenated ``2B`` batch. Consequently the
-    loss is unchanged by adding a per-view constant, or by a positive per-dimension rescaling of one view.
-    Collapsed dimensions stay 0 (guarded norm); all embeddings equal gives ``L = log(2B − 1)``.
-
-    Args:
-        z_a, z_b: embeddings of the two views, shape ``(batch, dim)``, ``batch ≥ 2``.
-        temperature: τ > 0.
-
-    Returns:
-        Scalar loss tensor.
-
-    Example:
-        >>> import numpy as np
-        >>> a = np.array([[2., 5.], [0., 1.]])  # standardised (N = M = 2): ±[1, 1]/√2
-        >>> round(float(simclr_standardized(a, a, temperature=1.0)), 6)  # log(1 + 2e⁻²)
-        0.239545
-    """
-    return _contrastive(z_a, z_b, temperature, "plain", True, normalization="standardized")
-
-
-SIMCLR_VARIANTS = {
-    "plain": simclr,
-    "abs": simclr_abs,
-    "sq": simclr_sq,
-    "centered": simclr_centered,
-    "standardized": simclr_standardized,
-}
-DCL_VARIANTS = {"plain": dcl, "abs": dcl_abs, "sq": dcl_sq}
-
-
-def _check_variant(variant, variants, cls):
-    if variant not in variants:
-        raise ValueError(f"{cls} variant must be one of {sorted(variants)}, got {variant!r}")
-    return variant
-
-
-def simclr_variant(z_a, z_b, temperature=0.1, variant="plain"):
-    """The SimCLR-family loss named by ``variant`` (a key of :data:`SIMCLR_VARIANTS`)."""
-    return SIMCLR_VARIANTS[_check_variant(variant, SIMCLR_VARIANTS, "SimCLR")](z_a, z_b, temperature)
-
-
-def dcl_variant(z_a, z_b, temperature=0.1, variant="plain"):
-    """The DCL-family loss named by ``variant`` (a key of :data:`DCL_VARIANTS`)."""
-    return DCL_VARIANTS[_check_variant(variant, DCL_VARIANTS, "DCL")](z_a, z_b, temperature)
+class _ContrastiveLoss(ObjectiveLoss):
+    def __init__(self, temperature, negatives, dimensions, name, dtype):
+        negatives, dimensions = check_form(negatives, dimensions)
+        super().__init__(name, dtype, temperature=check_positive(temperature, "temperature"), negatives=negatives,
+                         dimensions=dimensions)
 
 
 @keras.saving.register_keras_serializable(package="kspectral")
-class SimCLRLoss(ObjectiveLoss):
-    """Keras loss wrapping the SimCLR family: ``SimCLRLoss()(z_a, z_b)`` returns the scalar loss.
+class SimCLRLoss(_ContrastiveLoss):
+    """Keras loss calling :func:`simclr`: ``SimCLRLoss()(z_a, z_b)``, one scalar per batch.
 
-    ``variant`` picks the function: ``"plain"`` → :func:`simclr`, ``"abs"`` → :func:`simclr_abs`,
-    ``"sq"`` → :func:`simclr_sq`, ``"centered"`` → :func:`simclr_centered` (Paper A "A"),
-    ``"standardized"`` → :func:`simclr_standardized` (Paper A "B"). The value is the ``2B``-mean (half the
-    official TF total, see :func:`simclr_official`). The two views take Keras' ``(y_true, y_pred)``
-    positions; the loss is symmetric in them.
+    The value is the ``2B``-mean (half the official TF total, see :func:`simclr_official`). The two views take
+    Keras' ``(y_true, y_pred)`` positions; the loss is symmetric in them.
 
     Example:
-        >>> loss = SimCLRLoss(temperature=0.15, variant="abs")
-        >>> SimCLRLoss.from_config(loss.get_config()).variant
+        >>> loss = SimCLRLoss(temperature=0.15, negatives="abs")
+        >>> SimCLRLoss.from_config(loss.get_config()).negatives
         'abs'
     """
 
-    objective = staticmethod(simclr_variant)
+    objective = staticmethod(simclr)
 
-    def __init__(self, temperature=0.1, variant="plain", name="simclr", reduction="sum_over_batch_size", dtype=None):
-        super().__init__(name, reduction, dtype, temperature=check_positive(temperature, "temperature"),
-                         variant=_check_variant(variant, SIMCLR_VARIANTS, "SimCLRLoss"))
+    def __init__(self, temperature=0.1, negatives="plain", dimensions="raw", name="simclr", dtype=None):
+        super().__init__(temperature, negatives, dimensions, name, dtype)
 
 
 @keras.saving.register_keras_serializable(package="kspectral")
-class DCLLoss(ObjectiveLoss):
-    """Keras loss wrapping the DCL family: ``"plain"`` → :func:`dcl`, ``"abs"`` → :func:`dcl_abs`,
-    ``"sq"`` → :func:`dcl_sq`. The two views take Keras' ``(y_true, y_pred)`` positions (symmetric).
+class DCLLoss(_ContrastiveLoss):
+    """Keras loss calling :func:`dcl`: ``DCLLoss()(z_a, z_b)``, one scalar per batch (half the reference code's
+    two-direction sum). The two views take Keras' ``(y_true, y_pred)`` positions (symmetric).
 
     Example:
         >>> loss = DCLLoss(temperature=0.2)
@@ -405,26 +265,21 @@ class DCLLoss(ObjectiveLoss):
         0.2
     """
 
-    objective = staticmethod(dcl_variant)
+    objective = staticmethod(dcl)
 
-    def __init__(self, temperature=0.1, variant="plain", name="dcl", reduction="sum_over_batch_size", dtype=None):
-        super().__init__(name, reduction, dtype, temperature=check_positive(temperature, "temperature"),
-                         variant=_check_variant(variant, DCL_VARIANTS, "DCLLoss"))
+    def __init__(self, temperature=0.1, negatives="plain", dimensions="raw", name="dcl", dtype=None):
+        super().__init__(temperature, negatives, dimensions, name, dtype)
 
 
 __all__ = [
     "DCLLoss",
+    "DIMENSIONS",
+    "NEGATIVES",
     "SimCLRLoss",
     "center_dimensions",
+    "check_form",
     "dcl",
-    "dcl_abs",
-    "dcl_sq",
-    "l2_normalize",
     "simclr",
-    "simclr_abs",
-    "simclr_centered",
     "simclr_official",
-    "simclr_sq",
-    "simclr_standardized",
     "standardize_dimensions",
 ]

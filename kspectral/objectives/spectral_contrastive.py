@@ -1,15 +1,13 @@
-"""Spectral contrastive loss (HaoChen, Wei, Gaidon & Ma, NeurIPS 2021).
-
-Spec: ``objectives.md`` A1 ("SCL projects embeddings onto a ball of radius √μ"), A2 row 4, part C property 35.
-Paper A (Prop. 3.2) classes it as sample-contrastive: its negative term is a squared-similarity ``L_c``.
-"""
+"""Spectral contrastive loss (HaoChen, Wei, Gaidon & Ma 2021, arXiv:2106.04156), a sample-contrastive loss whose
+negative term is a squared similarity (Garrido et al. 2023, arXiv:2206.02574, Prop. 3.2)."""
 
 from __future__ import annotations
 
 import keras
 from keras import ops
 
-from kspectral.objectives._common import ObjectiveLoss, batch_size, check_pair, check_positive, off_diagonal_square_sum
+from kspectral.objectives._common import ObjectiveLoss, check_pair, check_positive, loss_or_terms
+from kspectral.objectives.tensors import batch_size, off_diagonal_square_sum
 
 _EPSILON = 1e-12
 
@@ -17,39 +15,40 @@ _EPSILON = 1e-12
 def project_to_ball(z, radius, epsilon=_EPSILON):
     """Project every row of ``z`` onto the ball of the given radius: ``z_i · min(1, radius / ‖z_i‖)``.
 
-    Rows already inside the ball (``‖z_i‖ ≤ radius``) are left untouched, and so are their gradients;
-    longer rows are rescaled to norm ``radius``. The norm is clamped at ``sqrt(epsilon)``, so ``z_i = 0``
-    is finite with finite gradients.
+    Rows already inside the ball (``‖z_i‖ ≤ radius``) are left untouched, and so are their gradients; longer rows
+    are rescaled to norm ``radius``. The norm is clamped at ``sqrt(epsilon)``, so ``z_i = 0`` is finite with finite
+    gradients.
     """
     norm = ops.sqrt(ops.maximum(ops.sum(ops.square(z), axis=1, keepdims=True), epsilon))
     return z * ops.minimum(ops.ones_like(norm), radius / norm)
 
 
-def spectral_contrastive(z_a, z_b, mu=1.0):
-    """Spectral contrastive loss (HaoChen et al. 2021; spec A2 row 4).
+@keras.saving.register_keras_serializable(package="kspectral")
+def spectral_contrastive(z_a, z_b, mu=1.0, divide_by_mu=True, return_terms=False):
+    """Spectral contrastive loss (HaoChen et al. 2021, arXiv:2106.04156), as the authors' ``D()`` computes it.
 
-    With ``f(x)`` the embeddings after projection onto the ball of radius ``√μ``::
+    With ``a_i``, ``b_i`` the rows of ``z_a``, ``z_b`` projected onto the ball of radius ``√μ``
+    (:func:`project_to_ball`: rescaled to norm ``√μ`` only when longer)::
 
-        L = −2 E_{(x,x⁺)}[f(x)ᵀf(x⁺)] + E_{(x,x⁻)}[(f(x)ᵀf(x⁻))²]
-          = −(2/B) Σ_i a_iᵀb_i + 1/(B(B−1)) Σ_{i≠j} (a_iᵀb_j)²
+        L = [ −(2/B) Σ_i a_iᵀb_i + 1/(B(B−1)) Σ_{i≠j} (a_iᵀb_j)² ] / μ
 
-    where ``a_i``, ``b_i`` are the projected rows of ``z_a``, ``z_b``. **Positive pairs**: ``(a_i, b_i)``.
-    **Negative pairs**: ``(a_i, b_j)`` for every ``i ≠ j``, the ``B(B−1)`` off-diagonal entries of the
-    cross-view Gram matrix ``A Bᵀ`` (same-view pairs ``(a_i, a_j)`` are *not* used), as in the authors'
-    reference code. The loss is symmetric in the two views.
+    the empirical ``−2 E[f(x)ᵀf(x⁺)] + E[(f(x)ᵀf(x⁻))²]``. Positive pairs: ``(a_i, b_i)``; negative pairs:
+    ``(a_i, b_j)``, ``i ≠ j``, the off-diagonal of the cross-view Gram matrix (same-view pairs are not used).
 
-    Projection: a row is rescaled to norm ``√μ`` only when its norm exceeds ``√μ``; shorter rows are kept
-    as they are (the authors' ``mask * z + (1 − mask) * normalize(z) * √μ``). Widely copied versions of the
-    reference code also divide the result by ``μ``; the spec's formula does not, and neither does this
-    function (identical at the default ``μ = 1``). The minimum is not 0: all embeddings equal to one unit
-    vector gives ``−2 + 1 = −1`` (at ``μ = 1``).
+    **The division by μ.** The authors' code (``models/spectral.py``, ``D(z1, z2, mu)``) divides the sum by ``μ``;
+    this is the default. ``divide_by_mu=False`` gives the undivided form, the paper's formula with the projected
+    embeddings, which is ``μ ×`` the default value. The two agree at ``μ = 1``. At ``μ = 1``, all embeddings equal
+    to one unit vector gives ``−2 + 1 = −1``.
 
     Args:
         z_a, z_b: embeddings of the two views, shape ``(batch, dim)``, ``batch ≥ 2``.
         mu: μ > 0, the squared radius of the ball the embeddings are projected onto.
+        divide_by_mu: divide by ``μ`` as the authors' code does (default), or not.
+        return_terms: return ``{"loss", "attraction", "repulsion"}`` (the positive and the negative part, each
+            divided by ``μ`` when the loss is; their sum is the loss) instead.
 
     Returns:
-        Scalar loss tensor.
+        Scalar loss tensor, or the dict of ``return_terms``.
 
     Example:
         >>> import numpy as np
@@ -58,19 +57,22 @@ def spectral_contrastive(z_a, z_b, mu=1.0):
         >>> round(float(spectral_contrastive(a, b)), 6)  # −2·(0.6 + 0.5)/2 + (0² + 0.4²)/2
         -1.02
     """
-    check_positive(mu, "mu")
+    mu = check_positive(mu, "mu")
     z_a, z_b = check_pair(z_a, z_b)
-    radius = ops.sqrt(ops.cast(mu, z_a.dtype))
+    mu = ops.cast(mu, z_a.dtype)
+    radius = ops.sqrt(mu)
     a, b = project_to_ball(z_a, radius), project_to_ball(z_b, radius)
     n = batch_size(a)
-    positive = ops.mean(ops.sum(a * b, axis=1))
-    negative = off_diagonal_square_sum(ops.matmul(a, ops.transpose(b))) / (n * (n - 1.0))
-    return -2.0 * positive + negative
+    attraction = -2.0 * ops.mean(ops.sum(a * b, axis=1))
+    repulsion = off_diagonal_square_sum(ops.matmul(a, ops.transpose(b))) / (n * (n - 1.0))
+    if divide_by_mu:
+        attraction, repulsion = attraction / mu, repulsion / mu
+    return loss_or_terms(attraction + repulsion, {"attraction": attraction, "repulsion": repulsion}, return_terms)
 
 
 @keras.saving.register_keras_serializable(package="kspectral")
 class SpectralContrastiveLoss(ObjectiveLoss):
-    """Keras loss wrapping :func:`spectral_contrastive`: ``SpectralContrastiveLoss()(z_a, z_b)``.
+    """Keras loss calling :func:`spectral_contrastive`: ``SpectralContrastiveLoss()(z_a, z_b)``, one scalar per batch.
 
     The two views take Keras' ``(y_true, y_pred)`` positions; the loss is symmetric in them.
 
@@ -82,8 +84,8 @@ class SpectralContrastiveLoss(ObjectiveLoss):
 
     objective = staticmethod(spectral_contrastive)
 
-    def __init__(self, mu=1.0, name="spectral_contrastive", reduction="sum_over_batch_size", dtype=None):
-        super().__init__(name, reduction, dtype, mu=check_positive(mu, "mu"))
+    def __init__(self, mu=1.0, divide_by_mu=True, name="spectral_contrastive", dtype=None):
+        super().__init__(name, dtype, mu=check_positive(mu, "mu"), divide_by_mu=bool(divide_by_mu))
 
 
 __all__ = ["SpectralContrastiveLoss", "project_to_ball", "spectral_contrastive"]

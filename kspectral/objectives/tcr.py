@@ -1,22 +1,18 @@
-"""Total coding rate (TCR): maximise the log-volume spanned by the embeddings (MCR²-style coding rate).
+"""Total coding rate (TCR): maximise the log-volume spanned by the embeddings.
 
-Spec: ``objectives.md`` A2 row 7 (Garrido et al. 2023 list TCR, after Li et al. 2022b, among the
-dimension-contrastive methods, Prop. 3.2). The formula and ε are marked [unverified] in the spec: they are the
-coding rate of Yu et al. 2020 (MCR²) as used by NMCE (Li et al. 2022b) and EMP-SSL (Tong et al. 2023); none of
-those papers was available when this module was written.
+The coding rate is that of MCR² (Yu et al. 2020, arXiv:2006.08558); the two-view objective is the two-view case of
+EMP-SSL (Tong et al. 2023, arXiv:2304.03977), after NMCE (Li et al. 2022). Garrido et al. 2023 (arXiv:2206.02574,
+Prop. 3.2) list TCR among the dimension-contrastive methods.
 
-Checks done for kspectral (``tests/test_objectives_dimension.py``), with ``z = Kᵀ`` of shape ``(N, M)`` and unit
-rows, ``c = M / (N ε²)`` and ``R = ½ logdet(I_M + c zᵀz)``:
+With ``z = Kᵀ`` of shape ``(N, M)`` and unit rows, ``c = M / (N ε²)`` and ``R = ½ logdet(I_M + c zᵀz)``:
 
-* ``R`` depends only on the eigenvalues ``λ_k`` of ``zᵀz`` (≥ 0, summing to ``tr zᵀz = N``):
-  ``R = ½ Σ_k log(1 + c λ_k)``. That is concave in ``λ``, so over the simplex it is **minimal at a vertex**
-  (rank one: every embedding ``±u``, i.e. collapse, ``R = ½ log(1 + M/ε²)``) and **maximal at equal
-  eigenvalues**: orthonormal embeddings when ``N ≤ M`` (``R = (N/2) log(1 + M/(N ε²))``), a tight frame
-  ``zᵀz = (N/M) I`` when ``N ≥ M`` (``R = (M/2) log(1 + 1/ε²)``). So the formula does what a
-  dimension-contrastive regulariser should: it rewards spread, whitened embeddings and is worst at collapse.
-* By Sylvester's identity ``det(I_M + c zᵀz) = det(I_N + c zzᵀ)``: the same value is a function of the
-  ``N×N`` Gram matrix, the contrastive/non-contrastive duality of Paper A in log-det form. kspectral computes
-  the smaller of the two determinants.
+* ``R = ½ Σ_k log(1 + c λ_k)`` over the eigenvalues ``λ_k ≥ 0`` of ``zᵀz`` (which sum to ``N``). It is concave in
+  ``λ``, so over the simplex it is minimal at a vertex (rank one: every embedding ``±u``, i.e. collapse,
+  ``R = ½ log(1 + M/ε²)``) and maximal at equal eigenvalues: orthonormal embeddings when ``N ≤ M``
+  (``R = (N/2) log(1 + M/(N ε²))``), a tight frame ``zᵀz = (N/M) I`` when ``N ≥ M`` (``R = (M/2) log(1 + 1/ε²)``).
+* By Sylvester's identity ``det(I_M + c zᵀz) = det(I_N + c zzᵀ)``: the same value is a function of the ``N×N``
+  Gram matrix (the contrastive / non-contrastive duality of Garrido et al. in log-det form). kspectral computes the
+  smaller of the two determinants.
 """
 
 from __future__ import annotations
@@ -26,10 +22,18 @@ import math
 import keras
 from keras import ops
 
-from kspectral.objectives._common import ObjectiveLoss, as_float, check_embeddings, check_pair, check_positive, l2_normalize
+from kspectral.objectives._common import (
+    ObjectiveLoss,
+    check_embeddings,
+    check_nonnegative,
+    check_pair,
+    check_positive,
+    loss_or_terms,
+)
+from kspectral.objectives.tensors import as_float, l2_normalize
 
 DEFAULT_EPSILON = math.sqrt(0.2)
-"""ε of EMP-SSL's released code (``ε² = 0.2``) [unverified]; MCR² used ``ε² = 0.5``."""
+"""ε of EMP-SSL's released code (``ε² = 0.2``); MCR² used ``ε² = 0.5``."""
 
 
 def _coding_rate(z, epsilon):
@@ -49,13 +53,12 @@ def _coding_rate(z, epsilon):
 
 
 def coding_rate(z, epsilon=DEFAULT_EPSILON, normalize=True):
-    """Total coding rate ``R = ½ logdet(I_M + (M / (N ε²)) zᵀz)`` of a batch of embeddings.
+    """Total coding rate ``R = ½ logdet(I_M + (M / (N ε²)) zᵀz)`` of a batch of embeddings (MCR², Yu et al. 2020).
 
-    ``z = Kᵀ`` has shape ``(N, M)`` (rows are samples); with ``normalize=True`` (the TCR setting) each
-    embedding is first scaled to unit L2 norm. ``R`` is the number of nats needed to code the embeddings up to
-    distortion ε under a Gaussian model (Yu et al. 2020): ``½ log(1 + M/ε²)`` for collapsed embeddings (all
-    ``±u``), at most ``(min(N, M)/2) log(1 + max(M/N, 1)/ε²)``, reached by orthonormal (``N ≤ M``) or
-    tight-frame (``N ≥ M``) embeddings. Formula and default ε are [unverified] (spec A2 row 7).
+    ``z = Kᵀ`` has shape ``(N, M)`` (rows are samples); with ``normalize=True`` (the TCR setting) each embedding is
+    first scaled to unit L2 norm. ``R`` is ``½ log(1 + M/ε²)`` for collapsed embeddings (all ``±u``) and at most
+    ``(min(N, M)/2) log(1 + max(M/N, 1)/ε²)``, reached by orthonormal (``N ≤ M``) or tight-frame (``N ≥ M``)
+    embeddings.
 
     Args:
         z: ``(batch, dim)`` embeddings.
@@ -77,56 +80,58 @@ def coding_rate(z, epsilon=DEFAULT_EPSILON, normalize=True):
     return _coding_rate(z, epsilon)
 
 
-def tcr_terms(z_a, z_b, epsilon=DEFAULT_EPSILON):
-    """The two unweighted TCR terms (see :func:`tcr`).
+@keras.saving.register_keras_serializable(package="kspectral")
+def tcr(z_a, z_b, epsilon=DEFAULT_EPSILON, invariance_weight=200.0, return_terms=False):
+    """Two-view TCR loss: maximise each view's coding rate, pull the two views of a sample together.
 
-    Returns:
-        dict with scalars ``coding_rate = (R(ẑ_a) + R(ẑ_b)) / 2`` (to maximise) and
-        ``invariance = mean_i (1 − cos(z_a,i, z_b,i))`` (to minimise).
-    """
-    epsilon = check_positive(epsilon, "epsilon")
-    z_a, z_b = check_pair(z_a, z_b)
-    za, zb = l2_normalize(z_a), l2_normalize(z_b)
-    return {
-        "coding_rate": 0.5 * (_coding_rate(za, epsilon) + _coding_rate(zb, epsilon)),
-        "invariance": ops.mean(1.0 - ops.sum(za * zb, axis=1)),
-    }
-
-
-def tcr(z_a, z_b, epsilon=DEFAULT_EPSILON, invariance_weight=200.0):
-    """Two-view TCR loss: maximise each view's coding rate, pull the two views of a sample together::
-
-        L = −[R(ẑ_a) + R(ẑ_b)] / 2 + w · mean_i (1 − cos(z_a,i, z_b,i))
-
-    with ``ẑ`` the L2-normalised embeddings and ``R`` :func:`coding_rate`. This is the two-view case of
-    EMP-SSL's objective (Tong et al. 2023, after NMCE, Li et al. 2022b): ``−mean_views R(Z_v)`` plus ``λ``
-    times a cosine invariance term, with ``λ = 200`` and ``ε² = 0.2`` from EMP-SSL's code. EMP-SSL compares
-    each view to the mean of its views; with two views kspectral compares them directly (the same minimiser,
-    a cosine of 1), and writes the term as ``1 − cos`` so that it is 0 at perfect invariance. The combination,
-    ``w`` and ε are [unverified]: Paper A only names TCR, the NMCE / EMP-SSL papers were not available.
+    ``L = −[R(ẑ_a) + R(ẑ_b)] / 2 + w · mean_i (1 − cos(z_a,i, z_b,i))`` with ``ẑ`` the L2-normalised embeddings and
+    ``R`` :func:`coding_rate`: EMP-SSL's objective (Tong et al. 2023, arXiv:2304.03977) with two views,
+    ``w = 200`` and ``ε² = 0.2`` from its released code. EMP-SSL compares each view to the mean of the views; with
+    two views kspectral compares them directly (the same minimiser, a cosine of 1) and writes the term as
+    ``1 − cos`` so that it is 0 at perfect invariance.
 
     Args:
         z_a, z_b: embeddings of the two views, shape ``(batch, dim)``, ``batch ≥ 2``.
-        epsilon: ε of the coding rate.
-        invariance_weight: w, weight of the cosine invariance term.
+        epsilon: ε > 0 of the coding rate.
+        invariance_weight: w ≥ 0, weight of the cosine invariance term.
+        return_terms: return ``{"loss", "coding_rate", "invariance"}`` (``(R(ẑ_a) + R(ẑ_b))/2``, to maximise,
+            and ``mean_i (1 − cos)``) instead.
 
     Returns:
-        Scalar loss tensor (float32, or float64 for float64 inputs).
+        Scalar loss tensor (float32, or float64 for float64 inputs), or the dict of ``return_terms``.
+
+    Example:
+        >>> import numpy as np
+        >>> round(float(tcr(np.eye(4), np.eye(4))), 6)  # −R(I₄), the views agree
+        -3.583519
     """
-    terms = tcr_terms(z_a, z_b, epsilon)
-    return invariance_weight * terms["invariance"] - terms["coding_rate"]
+    epsilon = check_positive(epsilon, "epsilon")
+    invariance_weight = check_nonnegative(invariance_weight, "invariance_weight")
+    z_a, z_b = check_pair(z_a, z_b)
+    za, zb = l2_normalize(z_a), l2_normalize(z_b)
+    terms = {
+        "coding_rate": 0.5 * (_coding_rate(za, epsilon) + _coding_rate(zb, epsilon)),
+        "invariance": ops.mean(1.0 - ops.sum(za * zb, axis=1)),
+    }
+    return loss_or_terms(invariance_weight * terms["invariance"] - terms["coding_rate"], terms, return_terms)
 
 
 @keras.saving.register_keras_serializable(package="kspectral")
 class TCRLoss(ObjectiveLoss):
-    """Keras loss wrapping :func:`tcr`: ``TCRLoss()(z_a, z_b)`` returns the scalar loss.
+    """Keras loss calling :func:`tcr`: ``TCRLoss()(z_a, z_b)``, one scalar per batch.
 
     The two views take Keras' ``(y_true, y_pred)`` positions; the loss is symmetric in them.
+
+    Example:
+        >>> TCRLoss(invariance_weight=50.0).get_config()["invariance_weight"]
+        50.0
     """
 
     objective = staticmethod(tcr)
 
-    def __init__(self, epsilon=DEFAULT_EPSILON, invariance_weight=200.0, name="tcr", reduction="sum_over_batch_size",
-                 dtype=None):
-        super().__init__(name, reduction, dtype, epsilon=check_positive(epsilon, "epsilon"),
-                         invariance_weight=float(invariance_weight))
+    def __init__(self, epsilon=DEFAULT_EPSILON, invariance_weight=200.0, name="tcr", dtype=None):
+        super().__init__(name, dtype, epsilon=check_positive(epsilon, "epsilon"),
+                         invariance_weight=check_nonnegative(invariance_weight, "invariance_weight"))
+
+
+__all__ = ["DEFAULT_EPSILON", "TCRLoss", "coding_rate", "tcr"]

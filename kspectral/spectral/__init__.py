@@ -1,8 +1,10 @@
 """The spectral side of SSL: positive-pair graphs, Laplacians and the closed-form optima of the losses.
 
-numpy / scipy / scikit-learn only: importing it does not import TensorFlow. Spec: ``theory.md`` (in
-``docs/spec/``). Each closed form's docstring gives its formula, normalisation convention and provenance
-(a theorem, a derivation checked numerically for the spec, or an analogy).
+numpy / scipy / scikit-learn only: importing it does not import TensorFlow. The correspondence between SSL losses
+and spectral embeddings is that of Balestriero & LeCun (2022, arXiv:2205.11508); ``docs/spec/theory.md`` gives
+the formulas and conventions. Each closed form's docstring gives its formula, normalisation convention and
+provenance, and :mod:`kspectral.spectral.baselines` says, per method and regime, which estimator is the method's
+counterpart and whether that is a theorem, a derivation checked numerically, or an analogy.
 """
 
 from kspectral.spectral.clustering import ClusteringSolution, spectral_clustering
@@ -32,22 +34,25 @@ from kspectral.spectral.estimators import (
     SimplexEmbedding,
     SpectralClustering,
     SpectralContrastiveEmbedding,
-    build_graph,
-    graph_geodesic_distances,
-    is_clique_union,
-    is_pair_graph,
-    parse_graph_spec,
 )
 from kspectral.spectral.graphs import (
+    CliqueStructure,
     GraphReport,
     augmentation_graph,
+    build_graph,
+    clique_structure,
     connected_components,
     graph_from_pairs,
+    graph_geodesic_distances,
     graph_report,
+    is_clique_union,
+    is_pair_graph,
     knn_graph,
     label_graph,
     pair_graph,
+    parse_graph_spec,
     rewire,
+    shortest_path_distances,
     validate_graph,
 )
 from kspectral.spectral.laplacian import (
@@ -85,8 +90,10 @@ from kspectral.spectral.nonparametric import (
     regular_simplex,
     simclr_clique_loss_value,
     simclr_simplex,
+    simplex_obstacle,
     spectral_contrastive_embedding,
 )
+from kspectral.spectral.baselines import BASELINES, spectral_baseline
 
 import types as _types
 

@@ -1,9 +1,10 @@
 """Spectral clustering of a positive-pair graph: the nearest closed-form analogue of DISSL.
 
-DISSL (Dubois et al. 2022) learns a teacher that assigns every sample to one of C equivalence classes, invariant
+DISSL (Dubois, Hashimoto, Ermon & Liang 2022, arXiv:2209.06235) learns a teacher that assigns every sample to one of C equivalence classes, invariant
 across positive pairs and balanced across the batch. On a graph G the spectral relaxation of that problem (a
 balanced partition that cuts few positive pairs) is spectral clustering: k-means on the bottom Laplacian
-eigenvectors. The correspondence is an analogy, not a theorem of the papers (``theory.md`` §2 lists no DISSL map).
+eigenvectors. The correspondence is an analogy: neither Dubois et al. nor Balestriero & LeCun (2022,
+arXiv:2205.11508) map DISSL to a spectral method.
 
 Here clustering uses the unnormalised Laplacian ``L = D − G`` (von Luxburg 2007, "unnormalized spectral
 clustering"), the same eigenvectors as :func:`~kspectral.spectral.laplacian_eigenmaps`, so with ``c``
@@ -36,7 +37,7 @@ def spectral_clustering(G, n_clusters, *, seed=0, n_init=10, solver="auto"):
     Args:
         G: positive-pair graph, shape ``(N, N)``.
         n_clusters: C, the number of clusters (``2 ≤ C ≤ N``).
-        seed: k-means seed.
+        seed: k-means and eigensolver seed (an int).
         n_init: k-means restarts.
         solver: eigensolver (see :mod:`kspectral.spectral.eigen`).
 

@@ -27,7 +27,8 @@ def numerical_rank(Z, *, rtol=1e-6, center=True):
 
 
 def rankme(Z, *, eps=1e-7, center=False):
-    """RankMe effective rank (Garrido et al., 2023): ``exp(H(p))``, ``p_k = σ_k / Σσ + ε``.
+    """RankMe effective rank (Garrido, Balestriero, Najman & LeCun 2023, arXiv:2210.02885): ``exp(H(p))``,
+    ``p_k = σ_k / Σσ + ε``.
 
     Ranges from 1 (collapsed to a line) to ``min(N, K)`` (all singular values equal). Not centred by default,
     as in the RankMe paper.
@@ -113,7 +114,7 @@ def uniformity(Z, *, t=2.0, max_samples=5000, seed=0):
 def within_class_std(Z, y):
     """Mean within-class standard deviation of ``Z`` over classes and dimensions, relative to the total.
 
-    0 when every class collapses to a point (the label-graph optimum of ``theory.md`` §6 property 9); about 1
+    0 when every class collapses to a point (the optimum of SimCLR on the label graph, a regular simplex); about 1
     when classes are not separated at all.
     """
     from kspectral._validation import check_labels

@@ -35,46 +35,20 @@ A component of ``n`` nodes asked for ``m`` eigenpairs goes to
 
 :func:`choose_solver` tells which solver ``"auto"`` uses on a graph's largest component.
 
-Measurements behind the rule (K = 8 eigenpairs of k = 10 kNN graphs, ``tol = 1e-8``, one BLAS thread, on a
-2-core AMD EPYC with no other job running, load average ≤ 1.0; ``benchmarks/spectral_embedding.py`` and
-``BENCHMARKS.md`` have the full benchmark against scikit-learn):
-
-=====================  =======  =====  =========  ===================
-graph                  N        d̂      Lanczos s  shift-invert s
-=====================  =======  =====  =========  ===================
-Swiss roll             20 000   1.93   0.55       0.15
-Swiss roll             100 000  1.94   13.2       1.17
-uniform square         100 000  2.07   12.7       1.45
-S-curve                50 000   2.15   1.69       0.76
-S-curve                100 000  2.22   7.2        2.6
-uniform cube           20 000   2.68   0.37       0.90
-uniform cube           100 000  2.74   5.2        20.4
-8-D Gaussian           20 000   4.51   0.13       67.9
-64-D, 32 clusters      20 000   5.09   0.41       6.5
-64-D, 32 clusters      100 000  5.54   11.4       not run (fill)
-64-D Gaussian          20 000   6.15   1.65       53.9
-=====================  =======  =====  =========  ===================
-
-Every graph measured with ``d̂ ≤ 2.22`` (also at N = 10 000 to 50 000) is solved faster by shift-invert, by
-2.2× to 11×, and every graph with ``d̂ ≥ 2.68`` by Lanczos, by 2.4× to 540×: hence the threshold 2.4. On a
-loaded machine the ordering was the same (N = 10 000: 64-D mixture 0.19 s vs 3.5 s, uniform cube 0.13 vs 0.60,
-Swiss roll 0.21 vs 0.11 with the previous COLAMD LU). LOBPCG (Jacobi preconditioner) was never the fastest: 0.08
-to 0.74 s at N = 10 000, 1.5× to 7× the better of the two, so ``"auto"`` does not use it first.
-Dense ``eigh`` costs ``O(n³)`` and an ``n × n`` array: against the better iterative solver it took
-0.002 vs 0.004 s at n = 300, 0.006 to 0.014 vs 0.006 to 0.008 s at n = 500, 0.14 to 0.19 vs 0.014 to 0.02 s at
-n = 1 797 (digits, 64-D mixture, Swiss roll), hence :data:`DENSE_MAX_NODES` = 400.
+The rule comes from timing the solvers on kNN graphs of manifolds and of high-dimensional features
+(``benchmarks/spectral_embedding.py``; ``BENCHMARKS.md`` and ``docs/notes.md`` have the timings): shift-invert
+was the faster one on every graph of hop dimension ≤ 2.22 and Lanczos on every graph of hop dimension ≥ 2.68,
+hence the threshold 2.4; LOBPCG was never the fastest, and dense ``eigh`` loses past about 400 nodes, hence
+:data:`DENSE_MAX_NODES`.
 
 Threads: the iterative solvers run with :data:`ITERATIVE_BLAS_THREADS` BLAS threads (``threadpoolctl``, restored
-afterwards). ARPACK makes thousands of small level-1/2 BLAS calls, and OpenBLAS's thread hand-offs on them
-made the same Lanczos solve 5× to 60× slower with two threads than with one: 64-D mixture, N = 50 000: 1.7 to
-2.1 s with one thread, 25 to 40 s with two starting on an idle machine, 9.3 s with two under load; 64-D
-Gaussian, N = 20 000: 1.7 s vs 18 to 59 s under load; Swiss roll, N = 20 000: 0.5 s vs 7 s.
+afterwards): ARPACK makes many small level-1/2 BLAS calls, on which OpenBLAS's thread hand-offs cost more than
+they gain (the same Lanczos solve ran 5× to 60× slower with two threads than with one; ``docs/notes.md``).
 
 Memory: the dense solver is only used on components of at most :data:`DENSE_MAX_NODES` nodes (or of at most
 :data:`DENSE_MANY_MAX_NODES` when ``m ≥ n/3`` eigenvectors are asked for, an ``O(n·m)`` output anyway). Lanczos
 and LOBPCG need ``O(nnz + n·m)``. Shift-invert's LU is only built on graphs of hop dimension ≤ 2.4 (≤ 3 after a
-Lanczos failure), where its fill stays near-linear: 4.8× nnz(L) on the Swiss roll at N = 20 000 and 6.4× at
-100 000 (COLAMD with pivoting, splu's default: 10.4× and 15.8×), but 30× on the uniform cube at 20 000.
+Lanczos failure), where its fill stays near-linear (about 5× nnz(L) on a Swiss roll kNN graph).
 """
 
 from __future__ import annotations

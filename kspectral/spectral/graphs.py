@@ -18,13 +18,11 @@ from kspectral._validation import check_labels, check_matrix, check_positive_int
 
 # Past this many stored entries a label graph (one clique per class) is refused: it grows as Σ n_c².
 MAX_LABEL_GRAPH_EDGES = 50_000_000
-# Past this many samples knn_graph(method="auto") uses pynndescent, when installed. Measured on 2 cores with 64-D
-# features (BENCHMARKS.md): exact brute force takes 4.9 s at 50 000 and 19.6 s at 100 000 samples (it grows as
-# N²·D); pynndescent takes 3.3 s at 100 000 once compiled, but every fresh process first pays ~20 s of numba JIT
-# compilation, so up to ~100 000 samples exact search is as fast and has no recall loss.
+# Past this many samples knn_graph(method="auto") uses pynndescent, when installed: below it, exact search is as
+# fast as NN-descent plus its one-off numba compilation, with no recall loss (timings in BENCHMARKS.md).
 APPROXIMATE_KNN_MIN_SAMPLES = 100_000
-# NN-descent keeps this many candidate neighbours per sample (at least k + 1): with only k + 1 its recall@10 on
-# 64-D features was 0.64 at N = 100 000; with 2k neighbours and 60 candidates, 0.96 (3.3 s instead of 1.1 s).
+# NN-descent keeps at least this many candidate neighbours per sample (and at least 2k): with only k + 1 its
+# recall@10 drops (0.64 against 0.96 on 64-D features at N = 100 000; docs/notes.md).
 APPROXIMATE_KNN_MIN_NEIGHBORS = 20
 
 
@@ -412,3 +410,188 @@ def rewire(G, p, seed=0):
     R = R + R.T
     R.eliminate_zeros()
     return sp.csr_matrix(R, dtype=np.float64)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Graph specs and structure tests
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def parse_graph_spec(spec):
+    """Parse a graph spec string into ``(kind, k)``.
+
+    ``"knn:K"`` gives ``("knn", K)`` (``"knn"`` alone: K = 10), ``"labels"`` gives ``("labels", None)``.
+
+    Raises:
+        TypeError: ``spec`` is not a string.
+        ValueError: any other string, or ``K < 1``.
+    """
+    if not isinstance(spec, str):
+        raise TypeError(f"graph must be a spec string such as 'knn:10' or 'labels', got {type(spec).__name__}")
+    kind, _, arg = spec.partition(":")
+    if kind == "labels" and not arg:
+        return "labels", None
+    if kind == "knn":
+        try:
+            k = int(arg) if arg else 10
+        except ValueError:
+            k = 0
+        if k >= 1:
+            return "knn", k
+    raise ValueError(f"unknown graph spec {spec!r}; use 'knn:K' (K ≥ 1, e.g. 'knn:10') or 'labels'")
+
+
+def build_graph(spec, X, y=None):
+    """The positive-pair graph a spec string names: :func:`knn_graph` of ``X`` or :func:`label_graph` of ``y``.
+
+    Args:
+        spec: ``"knn:K"`` or ``"labels"`` (see :func:`parse_graph_spec`).
+        X: features, shape ``(N, D)``.
+        y: labels, shape ``(N,)``; required by ``"labels"``.
+
+    Returns:
+        ``(N, N)`` CSR matrix.
+    """
+    kind, k = parse_graph_spec(spec)
+    if kind == "labels":
+        if y is None:
+            raise ValueError("graph='labels' needs labels: call fit(X, y)")
+        return label_graph(check_labels(y, "y", n=len(X)))
+    return knn_graph(X, k)
+
+
+def is_pair_graph(G):
+    """Whether ``G`` is exactly :func:`pair_graph` of ``N/2`` samples with two views (rows view-major).
+
+    Example:
+        >>> is_pair_graph(pair_graph(3)), is_pair_graph(pair_graph(3, views=3))
+        (True, False)
+    """
+    G = validate_graph(G)
+    N = G.shape[0]
+    if N % 2 or G.nnz != N:
+        return False
+    n = N // 2
+    coo = G.tocoo()
+    return bool(np.all(coo.data == 1.0) and np.all(np.abs(coo.row - coo.col) == n))
+
+
+@dataclass(frozen=True)
+class CliqueStructure:
+    """How far ``G`` is a union of disjoint cliques (see :func:`clique_structure`).
+
+    Attributes:
+        n_components: C, the number of connected components.
+        labels: component of each node, shape ``(N,)``.
+        sizes: nodes per component, shape ``(C,)``.
+        complete: every component is a complete graph (``G`` is a union of ``C`` disjoint cliques).
+        uniform_weights: inside each component all edge weights are equal (up to ``rtol``).
+    """
+
+    n_components: int
+    labels: np.ndarray
+    sizes: np.ndarray
+    complete: bool
+    uniform_weights: bool
+
+    @property
+    def equal_sizes(self):
+        """All components have the same number of nodes."""
+        return bool(np.all(self.sizes == self.sizes[0]))
+
+
+def clique_structure(G, *, rtol=1e-10):
+    """Connected components of ``G`` and whether each is a clique with uniform edge weights.
+
+    The label graph of any labelling and the ``V``-view :func:`pair_graph` are unions of uniform cliques; the
+    SimCLR closed form :func:`~kspectral.spectral.simclr_simplex` needs one. An isolated node counts as a
+    complete component of size 1.
+
+    Args:
+        G: positive-pair graph, shape ``(N, N)``.
+        rtol: relative tolerance of the equal-weights test.
+
+    Returns:
+        :class:`CliqueStructure`.
+
+    Example:
+        >>> s = clique_structure(label_graph([0, 0, 1, 1, 1]))
+        >>> s.complete, s.n_components, s.sizes.tolist()
+        (True, 2, [2, 3])
+    """
+    G = validate_graph(G)
+    n_comp, labels = connected_components(G)
+    sizes = np.bincount(labels, minlength=n_comp)
+    complete = bool(np.all(np.diff(G.indptr) == sizes[labels] - 1))
+    coo = G.tocoo()
+    comp = labels[coo.row]
+    wmax = np.full(n_comp, -np.inf)
+    wmin = np.full(n_comp, np.inf)
+    np.maximum.at(wmax, comp, coo.data)
+    np.minimum.at(wmin, comp, coo.data)
+    has_edges = np.isfinite(wmax)
+    uniform = bool(np.all(wmax[has_edges] - wmin[has_edges] <= rtol * wmax[has_edges]))
+    return CliqueStructure(n_components=n_comp, labels=labels, sizes=sizes, complete=complete,
+                           uniform_weights=uniform)
+
+
+def is_clique_union(G):
+    """``(True, C)`` if ``G`` is a union of ``C`` disjoint cliques (every component complete), else ``(False, C)``.
+
+    The short form of :func:`clique_structure` (edge weights are not compared).
+    """
+    s = clique_structure(G)
+    return s.complete, s.n_components
+
+
+GEODESIC_LENGTHS = ("hops", "inverse_weights")
+
+
+def graph_geodesic_distances(G, lengths="hops", *, path_method="auto"):
+    """Shortest-path distances between the nodes of a connected graph ``G``, shape ``(N, N)``.
+
+    Args:
+        G: connected positive-pair graph, shape ``(N, N)``.
+        lengths: ``"hops"`` (every edge has length 1) or ``"inverse_weights"`` (edge ``ij`` has length ``1/G_ij``).
+        path_method: ``scipy.sparse.csgraph.shortest_path`` method (``"auto"``, ``"D"``, ``"FW"``, ...).
+
+    Raises:
+        ValueError: ``G`` has more than one connected component (some distances would be infinite).
+
+    Example:
+        >>> graph_geodesic_distances(pair_graph(1))
+        array([[0., 1.],
+               [1., 0.]])
+    """
+    G = validate_graph(G)
+    if lengths not in GEODESIC_LENGTHS:
+        raise ValueError(f"unknown lengths {lengths!r}; choose 'hops' or 'inverse_weights'")
+    W = G.copy()
+    W.data = np.ones_like(W.data) if lengths == "hops" else 1.0 / W.data
+    return shortest_path_distances(
+        W, path_method=path_method, what="G",
+        fix="ISOMAP needs a connected graph (use a kNN graph with larger k, or embed each component separately)",
+    )
+
+
+def shortest_path_distances(W, *, path_method="auto", what="the graph", fix="connect it"):
+    """All-pairs shortest paths of the undirected graph whose sparse matrix ``W`` holds the edge lengths.
+
+    Stored zeros are zero-length edges (as in ``scipy.sparse.csgraph``: duplicated points in a kNN graph).
+    This is the one shortest-path routine of kspectral: :func:`graph_geodesic_distances` (lengths from ``G``)
+    and :func:`~kspectral.spectral.geodesic_distances` (Euclidean lengths on a kNN graph) call it.
+
+    Args:
+        W: sparse ``(N, N)`` matrix of non-negative edge lengths (directed entries are read as undirected).
+        path_method: ``scipy.sparse.csgraph.shortest_path`` method.
+        what, fix: the graph's name and the remedy, used in the error message.
+
+    Raises:
+        ValueError: the graph is disconnected.
+    """
+    n_comp, _ = csgraph.connected_components(W, directed=False)
+    if n_comp > 1:
+        raise ValueError(
+            f"{what} has {n_comp} connected components, so some geodesic distances are infinite; {fix}"
+        )
+    return csgraph.shortest_path(sp.csr_matrix(W), method=path_method, directed=False)

@@ -1,4 +1,7 @@
-"""Closed-form optimal parameters of SSL losses in the linear regime ``Z = XW + 1bᵀ`` (``theory.md`` §4).
+"""Closed-form optimal parameters of SSL losses in the linear regime ``Z = XW + 1bᵀ``.
+
+Balestriero & LeCun (2022, arXiv:2205.11508) give the optimal network parameters of each loss in the linear
+regime; the forms used here, with their conventions and numerical checks, are in ``docs/spec/theory.md`` §4.
 
 Convention: ``Σ_X = XᵀHX/N`` (biased covariance) and ``M_L = XᵀLX/N``. The bias ``b`` is irrelevant to
 VICReg's terms (centred or Laplacian); it is returned so that ``Z = XW + b`` is centred on the training data.
@@ -23,7 +26,7 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 
-from kspectral._validation import check_matrix, check_positive_int
+from kspectral._validation import check_matrix, check_nonnegative, check_positive, check_positive_int
 from kspectral.spectral.graphs import validate_graph
 from kspectral.spectral.laplacian import laplacian
 
@@ -74,7 +77,7 @@ def whitened_generalized_eigh(A, B, *, ridge=0.0, rtol=1e-10):
     return nu, P @ Q
 
 
-def linear_vicreg(X, G, dim, *, variant="hard", invariance=1.0, ridge=0.0):
+def linear_vicreg(X, G, dim, *, variant="hard", invariance_weight=1.0, ridge=0.0):
     """Closed-form linear VICReg: ``W`` from ``XᵀLX w = ν XᵀHX w`` (``theory.md`` §4).
 
     - ``variant="hard"`` (the hard-constraint limit, an LPP-type projection): minimise ``tr(WᵀM_LW)`` subject
@@ -82,7 +85,8 @@ def linear_vicreg(X, G, dim, *, variant="hard", invariance=1.0, ridge=0.0):
       ``Σ_k ν_k``. With the label graph this is LDA's within/total scatter problem; with the pair graph of
       augmented views it keeps the directions augmentations move least relative to their variance.
     - ``variant="quadratic"`` (the surrogate ``‖Cov(Z) − I‖_F² + γ' tr(ZᵀLZ)/N``):
-      ``W = W_g[:, :K] diag(√((1 − γ'ν_k/2)_+))``, value ``K − Σ_k (1 − γ'ν_k/2)_+²``; ``invariance`` is γ'.
+      ``W = W_g[:, :K] diag(√((1 − γ'ν_k/2)_+))``, value ``K − Σ_k (1 − γ'ν_k/2)_+²``; ``invariance_weight``
+      is γ'.
 
     He & Niyogi's LPP puts ``XᵀDX`` on the right-hand side instead; VICReg's covariance constraint gives
     ``XᵀHX``. A singular ``Σ_X`` (constant or collinear features, ``N − 1 < D``) is handled by restricting to
@@ -93,7 +97,8 @@ def linear_vicreg(X, G, dim, *, variant="hard", invariance=1.0, ridge=0.0):
         G: positive-pair graph on the rows of ``X``, shape ``(N, N)``.
         dim: K, number of output dimensions (columns past ``rank(Σ_X)`` are zero).
         variant: ``"hard"`` or ``"quadratic"``.
-        invariance: γ', the invariance weight of the quadratic variant.
+        invariance_weight: γ' > 0, the invariance weight of the quadratic variant (G-form, not the official
+            λ; see :func:`vicreg_weights_to_gform`).
         ridge: added to ``Σ_X`` (``XᵀHX/N + ridge·I``); 0 restricts to ``range(Σ_X)`` instead.
 
     Returns:
@@ -114,10 +119,8 @@ def linear_vicreg(X, G, dim, *, variant="hard", invariance=1.0, ridge=0.0):
     N, D = X.shape
     G = validate_graph(G, n=N)
     dim = check_positive_int(dim, "dim")
-    if ridge < 0:
-        raise ValueError(f"ridge must be non-negative, got {ridge}")
-    if invariance <= 0:
-        raise ValueError(f"invariance must be positive, got {invariance}")
+    ridge = check_nonnegative(ridge, "ridge")
+    gamma = check_positive(invariance_weight, "invariance_weight")
     mean = X.mean(axis=0)
     Xc = X - mean
     sigma_x = Xc.T @ Xc / N
@@ -125,30 +128,17 @@ def linear_vicreg(X, G, dim, *, variant="hard", invariance=1.0, ridge=0.0):
     m_l = X.T @ (L @ X) / N
     m_l = (m_l + m_l.T) / 2
     nu, Wg = whitened_generalized_eigh(m_l, sigma_x, ridge=ridge)
-    r = min(dim, nu.shape[0])
-    W = np.zeros((D, dim))
-    eig = np.full(dim, np.nan)
-    eig[:r] = nu[:r]
+    W, r = _pad_columns(Wg, D, dim)
+    eig = _pad_values(nu, r, dim)
     if variant == "hard":
-        W[:, :r] = Wg[:, :r]
         value = float(np.sum(nu[:r]))
         rank = r
     else:
-        scale = np.sqrt(np.clip(1.0 - invariance * nu[:r] / 2.0, 0.0, None))
-        W[:, :r] = Wg[:, :r] * scale
-        value = float(dim - np.sum(np.clip(1.0 - invariance * nu[:r] / 2.0, 0.0, None) ** 2))
-        rank = int(np.count_nonzero(scale > 0))
+        t = np.clip(1.0 - gamma * nu[:r] / 2.0, 0.0, None)
+        W[:, :r] *= np.sqrt(t)
+        value = float(dim - np.sum(t**2))
+        rank = int(np.count_nonzero(t > 0))
     return LinearSolution(weights=W, bias=-mean @ W, eigenvalues=eig, value=value, rank=rank)
-
-
-def _check_ridge(ridge):
-    try:
-        ridge = float(ridge)
-    except (TypeError, ValueError):
-        raise TypeError(f"ridge must be a number, got {ridge!r}") from None
-    if not np.isfinite(ridge) or ridge < 0:
-        raise ValueError(f"ridge must be a finite non-negative number, got {ridge}")
-    return ridge
 
 
 def _pad_columns(Wr, D, dim):
@@ -159,8 +149,15 @@ def _pad_columns(Wr, D, dim):
     return W, r
 
 
+def _pad_values(values, r, dim):
+    """The first ``r`` of ``values`` in an array of length ``dim``, ``nan`` after (no eigenpair there)."""
+    out = np.full(dim, np.nan)
+    out[:r] = values[:r]
+    return out
+
+
 def lpp(X, G, dim, *, ridge=0.0):
-    """Locality Preserving Projections (He & Niyogi 2003): ``XᵀLX w = ν XᵀD_GX w``. [known: He & Niyogi 2003]
+    """Locality Preserving Projections (He & Niyogi 2003): ``XᵀLX w = ν XᵀD_GX w``.
 
     Minimises ``tr(WᵀXᵀLXW)`` subject to ``WᵀXᵀD_GXW = N·I_K``: ``W`` holds the generalized eigenvectors of the
     ``K`` smallest ``ν``; value ``Σ_k ν_k``. Both sides are divided by ``N`` (``M_L = XᵀLX/N``,
@@ -186,15 +183,14 @@ def lpp(X, G, dim, *, ridge=0.0):
     N, D = X.shape
     G = validate_graph(G, n=N)
     dim = check_positive_int(dim, "dim")
-    ridge = _check_ridge(ridge)
+    ridge = check_nonnegative(ridge, "ridge")
     d = np.asarray(G.sum(axis=1)).ravel()
     L = laplacian(G)
     m_l = X.T @ (L @ X) / N
     m_d = (X * d[:, None]).T @ X / N
     nu, Wg = whitened_generalized_eigh((m_l + m_l.T) / 2, (m_d + m_d.T) / 2, ridge=ridge)
     W, r = _pad_columns(Wg, D, dim)
-    eig = np.full(dim, np.nan)
-    eig[:r] = nu[:r]
+    eig = _pad_values(nu, r, dim)
     return LinearSolution(weights=W, bias=np.zeros(dim), eigenvalues=eig, value=float(np.sum(nu[:r])), rank=r)
 
 
@@ -245,8 +241,8 @@ def kernel_lpp(X, G, dim, *, kernel="rbf", gamma=None, degree=3, coef0=1.0, cons
 
     ``A`` the eigenvectors of the ``K`` smallest ``ν``, normalised ``Aᵀ(K_XHK_X/N + ridge·I)A = I_K``; value
     ``Σ_k ν_k = tr(ZᵀLZ)/N`` on the training data (with a ridge, ``Cov(Z) = I_K − ridge·AᵀA`` is only close to
-    ``I_K``). ``constraint="degree"`` puts He–Niyogi's ``K_X D_G K_X`` on the right instead [known: He &
-    Niyogi 2003, kernel form]. "VICReg recovers kernel LPP" is [secondary, unverified].
+    ``I_K``). ``constraint="degree"`` puts He–Niyogi's ``K_X D_G K_X`` on the right instead (He & Niyogi 2003,
+    kernel form). Balestriero & LeCun (2022, arXiv:2205.11508) relate VICReg to kernel LPP in data space.
 
     Without a ridge and with an invertible kernel matrix the substitution ``z = K_X a`` turns this into the
     nonparametric problem, so the training embedding equals Laplacian eigenmaps (:func:`~kspectral.spectral.
@@ -276,7 +272,7 @@ def kernel_lpp(X, G, dim, *, kernel="rbf", gamma=None, degree=3, coef0=1.0, cons
     N = X.shape[0]
     G = validate_graph(G, n=N)
     dim = check_positive_int(dim, "dim")
-    ridge = _check_ridge(ridge)
+    ridge = check_nonnegative(ridge, "ridge")
     params = {"gamma": gamma, "degree": degree, "coef0": coef0}
     Kx = kernel_matrix(X, kernel=kernel, **params)
     Kx = (Kx + Kx.T) / 2
@@ -290,8 +286,7 @@ def kernel_lpp(X, G, dim, *, kernel="rbf", gamma=None, degree=3, coef0=1.0, cons
         rhs = (Kx * d[:, None]).T @ Kx / N
     nu, Ag = whitened_generalized_eigh((lhs + lhs.T) / 2, (rhs + rhs.T) / 2, ridge=ridge)
     A, r = _pad_columns(Ag, N, dim)
-    eig = np.full(dim, np.nan)
-    eig[:r] = nu[:r]
+    eig = _pad_values(nu, r, dim)
     bias = -(Kx.mean(axis=0) @ A) if constraint == "covariance" else np.zeros(dim)
     return KernelSolution(
         coefficients=A, bias=bias, eigenvalues=eig, value=float(np.sum(nu[:r])), rank=r, X_fit=X.copy(),
@@ -313,7 +308,8 @@ def linear_spectral_contrastive(X, G, dim, *, weighted=True, fit_intercept=False
 
     the same problem with ``X → D_w^{1/2}X`` and ``G → Ā``; ``value = −Σ_k (μ_k)_+²``, as the nonparametric
     :func:`~kspectral.spectral.nonparametric.spectral_contrastive_embedding` (which it equals when ``X`` spans
-    the top-K eigenvectors). [known: HaoChen et al. 2021; derived (checked numerically)]
+    the top-K eigenvectors). The loss is HaoChen et al.'s (2021, arXiv:2106.04156); its restriction to
+    ``F = XW`` is [derived (checked numerically)].
 
     The loss is not centred, so a bias matters (unlike VICReg): ``fit_intercept=True`` appends a constant
     column to ``X`` and returns its weights as ``bias``. Singular values below ``rtol·S_max`` are dropped
@@ -357,8 +353,7 @@ def linear_spectral_contrastive(X, G, dim, *, weighted=True, fit_intercept=False
     Wr = Vt.T @ ((E[:, :r] / S[:, None]) * np.sqrt(pos))
     Wfull = np.zeros((Xa.shape[1], dim))
     Wfull[:, :r] = Wr
-    eig = np.full(dim, np.nan)
-    eig[:r] = mu[:r]
+    eig = _pad_values(mu, r, dim)
     W, b = (Wfull[:D], Wfull[D]) if fit_intercept else (Wfull, np.zeros(dim))
     return LinearSolution(
         weights=W, bias=b, eigenvalues=eig, value=float(-np.sum(pos**2)), rank=int(np.count_nonzero(pos > 0))
@@ -375,8 +370,9 @@ def cca(X_a, X_b, dim, *, ridge=0.0):
     Barlow Twins with a linear shared encoder ``Z_v = X_vW`` reaches its optimum on the **span** of these
     top-K canonical directions, not on the directions themselves: a rotation inside the subspace equalises the
     per-dimension correlations ``C_kk`` (its minimum is below ``Σ_k (1 − ρ_k)²``). Compare spans (e.g. with
-    :func:`~kspectral.spectral.diagnostics.principal_angle_cosines`), not columns. "BarlowTwins is close to
-    CCA" is [secondary, unverified]; the span statement is [derived (checked numerically)] (``theory.md`` §3.5).
+    :func:`~kspectral.spectral.diagnostics.principal_angle_cosines`), not columns. Balestriero & LeCun (2022,
+    arXiv:2205.11508) relate Barlow Twins to CCA; the span statement is [derived (checked numerically)]
+    (``docs/spec/theory.md`` §3.5).
 
     Convention: covariances divide by ``n`` (BT's cross-correlation ``C = ẑ_aᵀẑ_b/n``), each view centred on
     its own mean (BT standardises each view separately). ``bias`` centres ``XW`` on the pooled mean of both
@@ -396,7 +392,7 @@ def cca(X_a, X_b, dim, *, ridge=0.0):
         raise ValueError(f"X_a and X_b must have the same shape (paired views), got {X_a.shape} and {X_b.shape}")
     n, D = X_a.shape
     dim = check_positive_int(dim, "dim")
-    ridge = _check_ridge(ridge)
+    ridge = check_nonnegative(ridge, "ridge")
     A = X_a - X_a.mean(axis=0)
     B = X_b - X_b.mean(axis=0)
     sigma = (A.T @ A + B.T @ B) / (2 * n)
@@ -404,62 +400,61 @@ def cca(X_a, X_b, dim, *, ridge=0.0):
     c_sym = (c_ab + c_ab.T) / 2
     neg_rho, Wg = whitened_generalized_eigh(-c_sym, (sigma + sigma.T) / 2, ridge=ridge)
     W, r = _pad_columns(Wg, D, dim)
-    eig = np.full(dim, np.nan)
-    eig[:r] = -neg_rho[:r]
+    eig = _pad_values(-neg_rho, r, dim)
     mean = (X_a.mean(axis=0) + X_b.mean(axis=0)) / 2
     return LinearSolution(weights=W, bias=-mean @ W, eigenvalues=eig, value=float(np.sum(-neg_rho[:r])), rank=r)
 
 
 @dataclass(frozen=True)
 class GFormWeights:
-    """VICReg weights in the G-form of ``theory.md`` §3.2: ``α`` variance, ``β`` covariance, ``γ`` invariance."""
+    """VICReg weights in the G-form (``docs/spec/theory.md`` §3.2): ``α`` variance, ``β`` covariance, ``γ``
+    invariance (see :func:`vicreg_weights_to_gform`)."""
 
     alpha: float
     beta: float
     gamma: float
 
 
-def vicreg_weights_to_gform(sim_coeff=25.0, std_coeff=25.0, cov_coeff=1.0, *, dim, n=None, n_rows=None):
-    """Map the official VICReg weights ``(λ, μ, ν)`` to the G-form ``(γ, α, β)`` (``theory.md`` §3.2, §8.5).
+def vicreg_weights_to_gform(invariance_weight=25.0, variance_weight=25.0, covariance_weight=1.0, *, dim, n=None,
+                            n_rows=None):
+    """Map the official VICReg weights ``(λ, μ, ν)`` to the G-form ``(γ, α, β)`` of the closed forms.
 
-    Official loss (facebookresearch/vicreg ``main_vicreg.py``; defaults λ = μ = 25, ν = 1) on two views of
-    ``n`` samples, ``K = dim``::
+    The VICReg loss (Bardes, Ponce & LeCun 2022, arXiv:2105.04906, §3; defaults λ = μ = 25, ν = 1, as
+    :class:`kspectral.methods.VICReg`'s ``invariance_weight``, ``variance_weight``, ``covariance_weight``) on two
+    views of ``n`` samples, ``K = dim``, as the official ``main_vicreg.py`` computes it::
 
         λ·mse(Z_a, Z_b) + μ·[v(Z_a)/2 + v(Z_b)/2] + ν·[c(Z_a) + c(Z_b)],
         v = (1/K)Σ_k relu(1 − √(Var z^k + ε)),  c = (1/K)Σ_{k≠l} Cov_kl²  (per view, divided by n − 1).
 
-    G-form on the ``N = 2n`` stacked rows with the pair graph::
+    The G-form (Balestriero & LeCun 2022, arXiv:2205.11508; ``docs/spec/theory.md`` §3.2) on the ``N = 2n``
+    stacked rows with the pair graph::
 
         α Σ_k relu(1 − √Cov_kk) + β Σ_{k≠l} Cov_kl² + (2γ/N) tr(ZᵀLZ),   Cov = ZᵀHZ/N over all N rows.
 
-    - ``γ = λN/(2nK)`` (``= λ/K`` for ``N = 2n``): exact, since ``mse(Z_a, Z_b) = tr(ZᵀLZ)/(nK)`` (§3.1).
-      [derived (checked numerically)]
-    - ``α ≈ μ/K`` and ``β ≈ 2ν/K``: exact only when both views have the same per-dimension means and
-      covariances (then the pooled covariance equals each view's), and up to ``ε`` and the ``N − 1`` vs ``N``
-      divisor (a factor ``n/(n − 1)`` on ``Cov``). [inference, unverified]
+    - ``γ = λN/(2nK)`` (``= λ/K`` for ``N = 2n``) is exact, since ``mse(Z_a, Z_b) = tr(ZᵀLZ)/(nK)``.
+    - ``α = μ/K`` and ``β = 2ν/K`` are exact when both views have the same per-dimension means and
+      covariances (the pooled covariance then equals each view's), with ``ε = 0`` and the divisor ``n`` instead
+      of ``n − 1`` (a factor ``n/(n − 1)`` on ``Cov``); otherwise they are approximations.
 
     Args:
-        sim_coeff: λ, the official invariance weight.
-        std_coeff: μ, the official variance weight.
-        cov_coeff: ν, the official covariance weight.
+        invariance_weight: λ, the official invariance weight.
+        variance_weight: μ, the official variance weight.
+        covariance_weight: ν, the official covariance weight.
         dim: K, the embedding dimension.
         n: samples per view; with ``n_rows`` (``N``) it gives ``γ = λN/(2nK)``. Both default to ``N = 2n``.
         n_rows: N, the number of rows the G-form covariance and graph use.
 
     Returns:
         :class:`GFormWeights`.
+
+    Example:
+        >>> vicreg_weights_to_gform(dim=8)
+        GFormWeights(alpha=3.125, beta=0.25, gamma=3.125)
     """
     dim = check_positive_int(dim, "dim")
-    vals = []
-    for name, v in (("sim_coeff", sim_coeff), ("std_coeff", std_coeff), ("cov_coeff", cov_coeff)):
-        try:
-            v = float(v)
-        except (TypeError, ValueError):
-            raise TypeError(f"{name} must be a number, got {v!r}") from None
-        if not np.isfinite(v) or v < 0:
-            raise ValueError(f"{name} must be a finite non-negative number, got {v}")
-        vals.append(v)
-    lam, mu, nu = vals
+    lam = check_nonnegative(invariance_weight, "invariance_weight")
+    mu = check_nonnegative(variance_weight, "variance_weight")
+    nu = check_nonnegative(covariance_weight, "covariance_weight")
     if (n is None) != (n_rows is None):
         raise ValueError("give both n (samples per view) and n_rows (N), or neither (N = 2n)")
     ratio = 2.0

@@ -1,4 +1,9 @@
-"""Closed-form optimal representations ``Z*`` of SSL losses, nonparametric (``theory.md`` §3).
+"""Closed-form optimal representations ``Z*`` of SSL losses, nonparametric.
+
+Balestriero & LeCun (2022, "Contrastive and Non-Contrastive Self-Supervised Learning Recover Global and Local
+Spectral Embedding Methods", arXiv:2205.11508) write each loss with the positive-pair graph ``G`` and obtain
+its optimal representation in closed form; the formulas, conventions and checks used here are in
+``docs/spec/theory.md`` §3.
 
 "Nonparametric" means the representation of every node of ``G`` is a free variable: these are the optima the
 losses would reach with an infinitely flexible encoder, and they depend on ``G`` alone. Convention: ``N`` rows,
@@ -6,8 +11,8 @@ losses would reach with an infinitely flexible encoder, and they depend on ``G``
 all ``N`` rows (the G-form of §3.2), not one per view.
 
 Return convention: every closed form returns a :class:`SpectralSolution` (``embedding``, ``eigenvalues``,
-``value``, ``rank``, ``scales``, ``objective``), except :func:`laplacian_eigenmaps`, which keeps returning the
-bare array (``hard_vicreg`` is the same optimum as a :class:`SpectralSolution`).
+``value``, ``rank``, ``scales``, ``objective``), except :func:`laplacian_eigenmaps`, which returns the bare
+array (:func:`hard_vicreg` is the same optimum as a :class:`SpectralSolution`).
 
 - local (VICReg family, §3.2): :func:`hard_vicreg` / :func:`laplacian_eigenmaps`, :func:`hinge_vicreg`,
   :func:`quadratic_vicreg`;
@@ -25,11 +30,15 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
-from scipy.sparse import csgraph
 
-from kspectral._validation import check_matrix, check_positive_int
+from kspectral._validation import check_matrix, check_nonnegative, check_positive, check_positive_int
 from kspectral.spectral.eigen import laplacian_eigenvectors
-from kspectral.spectral.graphs import connected_components, validate_graph
+from kspectral.spectral.graphs import (
+    clique_structure,
+    connected_components,
+    shortest_path_distances,
+    validate_graph,
+)
 
 
 def laplacian_eigenmaps(G, dim, *, solver="auto", seed=0, return_eigenvalues=False):
@@ -82,8 +91,8 @@ def laplacian_eigenmaps_value(eigenvalues, n):
 class SpectralSolution:
     """A nonparametric closed form: the optimal embedding of the ``N`` nodes and what goes with it.
 
-    Every closed form of this module except :func:`laplacian_eigenmaps` (kept as it was: it returns the array)
-    returns this. ``value`` is the optimal value of the objective named in ``objective`` (each function's
+    Every closed form of this module returns this, except :func:`laplacian_eigenmaps`, which returns the bare
+    array. ``value`` is the optimal value of the objective named in ``objective`` (each function's
     docstring gives the formula).
 
     Attributes:
@@ -110,17 +119,6 @@ def _check_dim(dim, n_max, what):
     if dim > n_max:
         raise ValueError(f"dim={dim} is too large: {what}")
     return dim
-
-
-def _check_nonnegative(value, name, *, strict=False):
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number, got {value!r}") from None
-    if not np.isfinite(value) or value < 0 or (strict and value == 0):
-        need = "positive" if strict else "non-negative"
-        raise ValueError(f"{name} must be a finite {need} number, got {value}")
-    return value
 
 
 def _sign_flip(V):
@@ -234,8 +232,8 @@ def hinge_vicreg(G, dim, *, variance_weight=1.0, invariance_weight=1.0, solver="
     Returns:
         :class:`SpectralSolution`: ``eigenvalues`` ``λ_2..λ_{K+1}`` ascending, ``scales`` ``s``, rank K.
     """
-    alpha = _check_nonnegative(variance_weight, "variance_weight", strict=True)
-    gamma = _check_nonnegative(invariance_weight, "invariance_weight")
+    alpha = check_positive(variance_weight, "variance_weight")
+    gamma = check_nonnegative(invariance_weight, "invariance_weight")
     Z, vals = laplacian_eigenmaps(G, dim, solver=solver, seed=seed, return_eigenvalues=True)
     denom = 4.0 * gamma * vals
     with np.errstate(divide="ignore"):
@@ -247,8 +245,8 @@ def hinge_vicreg(G, dim, *, variance_weight=1.0, invariance_weight=1.0, solver="
     )
 
 
-def quadratic_vicreg(G, dim, *, invariance=1.0, solver="auto", seed=0):
-    """Quadratic VICReg surrogate (``theory.md`` §3.2(c); the form of Cabannes et al. 2023 [known]).
+def quadratic_vicreg(G, dim, *, invariance_weight=1.0, solver="auto", seed=0):
+    """Quadratic VICReg surrogate (the form of Cabannes et al. 2023, "The SSL Interplay", ICML; ``theory.md`` §3.2(c)).
 
     Objective::
 
@@ -268,14 +266,14 @@ def quadratic_vicreg(G, dim, *, invariance=1.0, solver="auto", seed=0):
     Args:
         G: positive-pair graph, shape ``(N, N)``.
         dim: K, ``1 ≤ K ≤ N − 1``.
-        invariance: γ' > 0.
+        invariance_weight: γ' > 0.
         solver, seed: eigensolver options, see :func:`kspectral.spectral.eigen.laplacian_eigenvectors`.
 
     Returns:
         :class:`SpectralSolution`: ``eigenvalues`` ``λ_2..λ_{K+1}`` ascending, ``scales``
         ``√((1 − γ'λ/2)_+)``; zero-scale columns are zero.
     """
-    gamma = _check_nonnegative(invariance, "invariance", strict=True)
+    gamma = check_positive(invariance_weight, "invariance_weight")
     Z, vals = laplacian_eigenmaps(G, dim, solver=solver, seed=seed, return_eigenvalues=True)
     t = np.clip(1.0 - gamma * vals / 2.0, 0.0, None)
     s = np.sqrt(t)
@@ -298,8 +296,8 @@ def spectral_contrastive_embedding(G, dim, *, weighted=True, solver="auto", seed
         L(F) = −2 Σ_ij w_ij f_iᵀf_j + Σ_ij w_i w_j (f_iᵀf_j)² = ‖D_w^{1/2} F Fᵀ D_w^{1/2} − Ā‖_F² − ‖Ā‖_F²,
 
     minimised by ``F* = D_w^{-1/2} V_K diag(√(μ_k)_+) R`` with ``(μ_k, V_K)`` the top-K eigenpairs of
-    ``Ā = D^{-1/2} G D^{-1/2}``; value ``−Σ_{k≤K} (μ_k)_+²``. [known: HaoChen et al. 2021; derived (checked
-    numerically)]
+    ``Ā = D^{-1/2} G D^{-1/2}``; value ``−Σ_{k≤K} (μ_k)_+²``: HaoChen, Wei, Gaidon & Ma (2021,
+    arXiv:2106.04156) write the loss as this matrix factorisation of ``Ā``, and Eckart–Young gives the optimum.
 
     ``weighted=False``: ``min_Z ‖ZZᵀ − G‖_F²``, the top-K PSD part of ``G``: ``Z* = V_K diag(√(μ_k)_+)`` with
     ``(μ_k, V_K)`` the top-K eigenpairs of ``G``. ``value`` is reported in the same convention,
@@ -348,32 +346,6 @@ def spectral_contrastive_embedding(G, dim, *, weighted=True, solver="auto", seed
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _clique_structure(G, *, rtol=1e-10):
-    """Component labels and sizes of ``G`` if it is a union of disjoint uniform-weight cliques, else raise."""
-    n_comp, labels = connected_components(G)
-    sizes = np.bincount(labels, minlength=n_comp)
-    if np.any(sizes < 2):
-        raise ValueError(
-            f"G has {int(np.sum(sizes < 2))} isolated nodes; the SimCLR clique optimum needs every node in a "
-            "clique of at least 2 (each sample needs a positive)"
-        )
-    row_nnz = np.diff(G.indptr)
-    if np.any(row_nnz != sizes[labels] - 1):
-        raise ValueError(
-            "G is not a union of disjoint cliques (some connected component is not complete); the SimCLR "
-            "closed form exists only for clique graphs such as label_graph(y) or pair_graph(n, views)"
-        )
-    coo = G.tocoo()
-    comp = labels[coo.row]
-    wmax = np.full(n_comp, -np.inf)
-    wmin = np.full(n_comp, np.inf)
-    np.maximum.at(wmax, comp, coo.data)
-    np.minimum.at(wmin, comp, coo.data)
-    if np.any(wmax - wmin > rtol * wmax):
-        raise ValueError("the edge weights vary inside a clique; the SimCLR clique optimum needs uniform weights")
-    return n_comp, labels, sizes
-
-
 def regular_simplex(n_vertices, dim):
     """``n_vertices`` unit vectors in ``R^dim`` with pairwise inner products ``−1/(n_vertices − 1)``.
 
@@ -412,8 +384,9 @@ def simclr_clique_loss_value(sizes, temperature):
 def simclr_simplex(G, dim, *, temperature=0.5):
     """SimCLR's optimum on a union of ``C ≤ K + 1`` disjoint cliques: class collapse onto a regular simplex.
 
-    SimCLR in G-form (``theory.md`` §3.3, [unverified] as the paper's form), with ``P = D^{-1}G`` and
-    ``S = Z̃Z̃ᵀ`` the cosine kernel of the row-normalised ``Z̃``::
+    SimCLR (Chen et al. 2020, arXiv:2002.05709) written with ``G`` (``docs/spec/theory.md`` §3.3; on the pair
+    graph it is NT-Xent, on a label graph SupCon), with ``P = D^{-1}G`` and ``S = Z̃Z̃ᵀ`` the cosine kernel of
+    the row-normalised ``Z̃``::
 
         L(Z) = −(1/N) Σ_i Σ_j P_ij log( exp(S_ij/τ) / Σ_{k≠i} exp(S_ik/τ) ).
 
@@ -421,12 +394,13 @@ def simclr_simplex(G, dim, *, temperature=0.5):
     balanced labelling, or the V-view augmentation graph) and ``C ≤ K + 1``, the optimum is
     ``z̃_i = m_{c(i)}`` with ``m_cᵀm_{c'} = −1/(C − 1)`` (a regular simplex), any rotation ``R``; value
     ``log((n_c − 1)e^{1/τ} + (N − n_c)e^{−1/((C−1)τ)}) − 1/τ``, with rank ``rank(HZ̃*) = C − 1`` whatever K
-    is: the rank follows G ("dimensional collapse"). [derived (checked numerically) at τ = 0.5; known: Graf
-    et al. 2021 (balanced classes)]. At small τ (0.1) the check did not converge: unverified there.
+    is: the rank follows G ("dimensional collapse"). Known for balanced classes (Graf, Hofer, Niethammer &
+    Kwitt 2021, "Dissecting Supervised Contrastive Learning", ICML); derived for this G-form and
+    checked numerically at τ = 0.5 (``docs/spec/theory.md`` §3.3).
 
-    Unequal clique sizes raise: the regular simplex is established for balanced cliques only (Graf et al.),
-    and with unequal sizes it is not optimal (checked: sizes (3, 5, 9, 7), K = 6, τ = 0.5, L-BFGS reaches
-    1.90038 < 1.90409 at the simplex).
+    Unequal clique sizes raise: the regular simplex is established for balanced cliques only, and with unequal
+    sizes it is not optimal (sizes (3, 5, 9, 7), K = 6, τ = 0.5: L-BFGS reaches 1.90038 < 1.90409 at the
+    simplex). :func:`simplex_obstacle` tells whether ``G`` qualifies without raising.
 
     No normalisation convention enters (cosine similarities; the loss averages over all ``N`` rows).
 
@@ -446,21 +420,14 @@ def simclr_simplex(G, dim, *, temperature=0.5):
     """
     G = validate_graph(G)
     dim = check_positive_int(dim, "dim")
-    tau = _check_nonnegative(temperature, "temperature", strict=True)
-    C, labels, sizes = _clique_structure(G)
-    if C > dim + 1:
-        raise ValueError(
-            f"G has C={C} cliques but dim={dim}: the simplex optimum needs C ≤ dim + 1 (use dim ≥ {C - 1}); "
-            "for C > K + 1 no closed form is known"
-        )
-    if np.any(sizes != sizes[0]):
-        raise ValueError(
-            f"the cliques have unequal sizes ({', '.join(map(str, np.unique(sizes)))}); the regular-simplex "
-            "optimum is established for equal sizes only (Graf et al. 2021)"
-        )
+    tau = check_positive(temperature, "temperature")
+    structure = clique_structure(G)
+    reason = _simplex_obstacle(structure, dim)
+    if reason is not None:
+        raise ValueError(reason)
+    C, sizes = structure.n_components, structure.sizes
     N = G.shape[0]
-    M = regular_simplex(C, dim)
-    Z = M[labels]
+    Z = regular_simplex(C, dim)[structure.labels]
     rank = C - 1
     eig = np.zeros(dim)
     eig[:rank] = N / (C - 1) if C > 1 else 0.0
@@ -470,6 +437,54 @@ def simclr_simplex(G, dim, *, temperature=0.5):
         embedding=Z, eigenvalues=eig, value=simclr_clique_loss_value(sizes, tau), rank=rank, scales=scales,
         objective=f"SimCLR G-form, −(1/N) Σ P_ij log softmax_{{k≠i}}(S_ik/τ)_j at τ={tau:g}",
     )
+
+
+def simplex_obstacle(G, dim):
+    """Why :func:`simclr_simplex` does not apply to ``(G, dim)``, or ``None`` when it does.
+
+    The simplex closed form needs ``G`` to be a union of ``C ≤ dim + 1`` disjoint cliques of equal size
+    (each of at least 2 nodes) with uniform edge weights.
+
+    Args:
+        G: positive-pair graph, shape ``(N, N)``.
+        dim: K, the embedding dimension.
+
+    Returns:
+        ``None``, or a sentence naming the failed condition (the message :func:`simclr_simplex` raises).
+
+    Example:
+        >>> from kspectral.spectral import label_graph
+        >>> simplex_obstacle(label_graph([0, 0, 1, 1]), 1) is None
+        True
+    """
+    return _simplex_obstacle(clique_structure(G), check_positive_int(dim, "dim"))
+
+
+def _simplex_obstacle(structure, dim):
+    sizes, C = structure.sizes, structure.n_components
+    if np.any(sizes < 2):
+        return (
+            f"G has {int(np.sum(sizes < 2))} isolated nodes; the SimCLR clique optimum needs every node in a "
+            "clique of at least 2 (each sample needs a positive)"
+        )
+    if not structure.complete:
+        return (
+            "G is not a union of disjoint cliques (some connected component is not complete); the SimCLR "
+            "closed form exists only for clique graphs such as label_graph(y) or pair_graph(n, views)"
+        )
+    if not structure.uniform_weights:
+        return "the edge weights vary inside a clique; the SimCLR clique optimum needs uniform weights"
+    if C > dim + 1:
+        return (
+            f"G has C={C} cliques but dim={dim}: the simplex optimum needs C ≤ dim + 1 (use dim ≥ {C - 1}); "
+            "for C > K + 1 no closed form is known"
+        )
+    if not structure.equal_sizes:
+        return (
+            f"the cliques have unequal sizes ({', '.join(map(str, np.unique(sizes)))}); the regular-simplex "
+            "optimum is established for equal sizes only (Graf et al. 2021)"
+        )
+    return None
 
 
 def barlow_twins_invariant(G, dim):
@@ -514,7 +529,7 @@ def barlow_twins_invariant(G, dim):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Global methods: classical MDS, ISOMAP, kernel PCA (theory.md §3.3 reference recipes, [known])
+# Global methods: classical MDS, ISOMAP, kernel PCA (the global spectral embeddings of theory.md §3.3)
 # ---------------------------------------------------------------------------------------------------------------
 
 
@@ -537,14 +552,14 @@ MDS_INPUTS = (None, "distances", "squared_distances")
 
 
 def classical_mds(data, dim, *, precomputed=None, solver="auto", seed=0):
-    """Classical (Torgerson) multidimensional scaling. [known: Torgerson 1952; ``theory.md`` §3.3]
+    """Classical (Torgerson 1952) multidimensional scaling.
 
     ``B = −½ H Δ^{(2)} H`` (``Δ^{(2)}`` the squared distances), ``Z = U_K(B) Λ_K(B)^{1/2}`` with the top-K
     eigenpairs of ``B`` (negative eigenvalues of a non-Euclidean ``Δ`` are clipped to 0). ``Z`` minimises the
     strain ``‖B − ZZᵀ‖_F²``; ``value`` is that minimum, ``‖B‖_F² − Σ_{k≤K}(λ_k)_+²``. For Euclidean
     features, ``B = X_cX_cᵀ`` and ``Z`` equals the PCA scores (computed by a thin SVD, without the N×N
-    matrix). The paper names MDS as a target of contrastive SSL; which distance makes SimCLR's optimum equal
-    it is [unverified].
+    matrix). Balestriero & LeCun (2022, arXiv:2205.11508) name MDS as a target of contrastive SSL; no distance
+    is known that makes SimCLR's optimum equal it.
 
     Convention: ``B`` is the doubly centred Gram matrix (no ``1/N``): ``Z`` has ``ZᵀZ = Λ_K``.
 
@@ -593,7 +608,10 @@ def geodesic_distances(X, k=5, *, path_method="auto"):
 
     As ``sklearn.manifold.Isomap``: each point is linked to its ``k`` nearest neighbours (the union of both
     directions), edges weighted by the Euclidean distance, and ``scipy.sparse.csgraph.shortest_path`` on the
-    undirected graph. Raises if the kNN graph is disconnected (infinite geodesic distances).
+    undirected graph (:func:`~kspectral.spectral.graphs.shortest_path_distances`, which
+    :func:`~kspectral.spectral.graph_geodesic_distances` shares). Raises if the kNN graph is disconnected
+    (infinite geodesic distances). For the geodesics of a positive-pair graph ``G`` itself, use
+    :func:`~kspectral.spectral.graph_geodesic_distances`.
     """
     from sklearn.neighbors import kneighbors_graph
 
@@ -603,24 +621,19 @@ def geodesic_distances(X, k=5, *, path_method="auto"):
     if k >= N:
         raise ValueError(f"k={k} must be smaller than the number of samples N={N}")
     nbg = kneighbors_graph(X, k, mode="distance", include_self=False)
-    n_comp, _ = csgraph.connected_components(nbg, directed=False)
-    if n_comp > 1:
-        raise ValueError(
-            f"the {k}-nearest-neighbour graph of X has {n_comp} connected components, so some geodesic distances "
-            "are infinite; increase k (or embed each component separately)"
-        )
-    return csgraph.shortest_path(nbg, method=path_method, directed=False)
+    return shortest_path_distances(nbg, path_method=path_method, what=f"the {k}-nearest-neighbour graph of X",
+                                   fix="increase k (or embed each component separately)")
 
 
 def isomap(X, dim, k=5, *, path_method="auto", solver="auto", seed=0):
-    """ISOMAP: classical MDS of the geodesic (shortest-path) distances on a kNN graph. [known: Tenenbaum et al.
-    2000; ``theory.md`` §3.3]
+    """ISOMAP (Tenenbaum, de Silva & Langford 2000): classical MDS of the geodesic distances on a kNN graph.
 
     ``Δ_ij`` = shortest path between ``x_i`` and ``x_j`` on the symmetrised kNN graph with Euclidean edge
     lengths (:func:`geodesic_distances`); then :func:`classical_mds` of ``Δ``: ``B = −½HΔ^{(2)}H``,
     ``Z = U_K(B)Λ_K(B)^{1/2}``, ``value`` the strain ``‖B − ZZᵀ‖_F²``. Same embedding as
-    ``sklearn.manifold.Isomap(n_neighbors=k)`` (up to column signs) on a connected kNN graph. "SimCLR recovers
-    (kernel) ISOMAP" is [secondary, unverified], the kernel through which it would is unknown.
+    ``sklearn.manifold.Isomap(n_neighbors=k)`` (up to column signs) on a connected kNN graph. Balestriero &
+    LeCun (2022, arXiv:2205.11508) relate SimCLR to (kernel) ISOMAP; no kernel is known through which SimCLR's
+    optimum equals it.
 
     Args:
         X: features, shape ``(N, D)``.
@@ -655,8 +668,7 @@ def kernel_matrix(X, Y=None, *, kernel="rbf", gamma=None, degree=3, coef0=1.0):
 
 
 def kernel_pca(data, dim, *, kernel="rbf", gamma=None, degree=3, coef0=1.0, solver="auto", seed=0):
-    """Kernel PCA: ``B = H K H``, ``Z = U_K(B) Λ_K(B)^{1/2}``. [known: Schölkopf et al. 1998; ``theory.md``
-    §3.3]
+    """Kernel PCA (Schölkopf, Smola & Müller 1998): ``B = H K H``, ``Z = U_K(B) Λ_K(B)^{1/2}``.
 
     The training-set embedding of ``sklearn.decomposition.KernelPCA(n_components=K, kernel=...)`` (same
     kernels and defaults, up to column signs); negative eigenvalues (an indefinite kernel) are clipped to 0.

@@ -1,9 +1,9 @@
 """One training step of a method on 1 device vs 2 replicas (2 logical CPUs) with the same global batch.
 
-Usage: ``replica_equivalence.py [METHOD]`` (default ``vicreg``; ``simclr`` exercises the joint forward of both
-views). The encoder carries an L2 regularizer, so ``model.losses`` goes through the replica scaling too. Prints
-the largest difference between the resulting weights and between the reported losses. Run as a separate process
-because logical devices must be configured before TensorFlow initialises.
+Usage: ``replica_equivalence.py [METHOD]`` (a method name or alias, default ``vicreg``; ``simclr`` exercises the
+joint forward of both views). The encoder carries an L2 regularizer, so ``model.losses`` goes through the replica
+scaling too. Prints the largest difference between the resulting weights and between the reported losses. Run as a
+separate process because logical devices must be configured before TensorFlow initialises.
 """
 
 import os
@@ -31,7 +31,7 @@ def make_model():
         keras.layers.Dense(8),
     ])
     projector = keras.Sequential([keras.layers.Dense(8, use_bias=False)])  # no BatchNorm: per-replica stats differ
-    model = methods.get(METHOD)(encoder=encoder, projector=projector)
+    model = methods.create(METHOD, encoder, projector=projector)
     model.compile(optimizer=keras.optimizers.SGD(0.1))
     return model
 

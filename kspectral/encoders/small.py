@@ -1,14 +1,10 @@
-"""Built-in encoders (backbones) for the small built-in datasets.
-
-Any Keras model that maps inputs to ``(batch, d)`` representations can be an encoder; these are the ones the
-CLI builds by name.
-"""
+"""Small encoders for small images and flat features: an MLP and a plain convnet."""
 
 from __future__ import annotations
 
 import keras
 
-from kspectral.methods.projector import parse_widths
+from kspectral._validation import parse_widths
 
 
 def mlp_encoder(input_shape, widths="512-256", name="mlp_encoder"):
@@ -21,7 +17,7 @@ def mlp_encoder(input_shape, widths="512-256", name="mlp_encoder"):
     """
     inputs = keras.Input(tuple(input_shape), name="inputs")
     x = keras.layers.Flatten(name="flatten")(inputs)
-    for i, width in enumerate(parse_widths(widths)):
+    for i, width in enumerate(parse_widths(widths, what="encoder")):
         x = keras.layers.Dense(width, use_bias=False, name=f"dense_{i}")(x)
         x = keras.layers.BatchNormalization(name=f"bn_{i}")(x)
         x = keras.layers.ReLU(name=f"relu_{i}")(x)
@@ -38,21 +34,10 @@ def conv_encoder(input_shape, widths="32-64-128", name="conv_encoder"):
     """
     inputs = keras.Input(tuple(input_shape), name="inputs")
     x = inputs
-    for i, width in enumerate(parse_widths(widths)):
+    for i, width in enumerate(parse_widths(widths, what="encoder")):
         strides = 1 if i == 0 else 2
         x = keras.layers.Conv2D(width, 3, strides=strides, padding="same", use_bias=False, name=f"conv_{i}")(x)
         x = keras.layers.BatchNormalization(name=f"bn_{i}")(x)
         x = keras.layers.ReLU(name=f"relu_{i}")(x)
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     return keras.Model(inputs, x, name=name)
-
-
-ENCODERS = {"mlp": mlp_encoder, "conv": conv_encoder}
-
-
-def build_encoder(name, input_shape, widths=None):
-    """A built-in encoder by name (``"mlp"``, ``"conv"``), with optional block widths."""
-    if name not in ENCODERS:
-        raise ValueError(f"unknown encoder {name!r}; choose one of: {', '.join(ENCODERS)}")
-    kwargs = {} if widths is None else {"widths": widths}
-    return ENCODERS[name](input_shape, **kwargs)

@@ -1,0 +1,84 @@
+"""The method catalogue: canonical method names, their classes and losses, and the aliases. TF-free.
+
+This module imports neither Keras nor TensorFlow, so the ``kspectral methods`` command and the docs can list the
+methods cheaply. :mod:`kspectral.methods` registers one class per entry of :data:`METHODS` and takes its aliases
+from :data:`ALIASES` (a test checks that the two agree).
+
+Example:
+    >>> from kspectral import catalog
+    >>> catalog.resolve_name("simclr_abs")
+    ('simclr', {'negatives': 'abs'})
+    >>> catalog.METHODS["vicreg"].class_name
+    'VICReg'
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class MethodEntry(NamedTuple):
+    """One canonical method: its class in :mod:`kspectral.methods` and a one-line description of its loss."""
+
+    class_name: str
+    description: str
+
+
+#: Canonical method name → (class name, one-line loss / paper description).
+METHODS: dict[str, MethodEntry] = {
+    "vicreg": MethodEntry(
+        "VICReg", "variance-invariance-covariance (Bardes, Ponce & LeCun 2022, arXiv:2105.04906, Eq. 6)"),
+    "vicreg_exp": MethodEntry(
+        "VICRegExp", "VICReg with a log-sum-exp covariance penalty (Garrido et al. 2023, arXiv:2206.02574, Eq. 12)"),
+    "vicreg_ctr": MethodEntry(
+        "VICRegCtr", "VICReg-exp on the transposed embeddings (Garrido et al. 2023, arXiv:2206.02574, Eq. 13)"),
+    "barlow_twins": MethodEntry(
+        "BarlowTwins", "cross-correlation to the identity (Zbontar et al. 2021, arXiv:2103.03230, Eq. 1)"),
+    "tcr": MethodEntry(
+        "TCR", "total coding rate plus cosine invariance (EMP-SSL, Tong et al. 2023, arXiv:2304.03977)"),
+    "simclr": MethodEntry(
+        "SimCLR", "NT-Xent (Chen et al. 2020, arXiv:2002.05709, Eq. 1) with Garrido et al.'s variants"),
+    "dcl": MethodEntry(
+        "DCL", "decoupled contrastive loss, no positive in the denominator (Yeh et al. 2022, arXiv:2110.06848)"),
+    "spectral_contrastive": MethodEntry(
+        "SpectralContrastive", "spectral contrastive loss (HaoChen et al. 2021, arXiv:2106.04156)"),
+    "cissl": MethodEntry(
+        "CISSL", "contrastive ISSL with a linear student and an MLP teacher (Dubois et al. 2022, arXiv:2209.06235)"),
+    "dissl": MethodEntry(
+        "DISSL", "distillation ISSL over C equivalence classes (Dubois et al. 2022, arXiv:2209.06235)"),
+}
+
+#: Alias → (canonical name, the options the alias sets). ``--method simclr_abs`` is ``SimCLR(negatives="abs")``.
+ALIASES: dict[str, tuple[str, dict]] = {
+    "simclr_abs": ("simclr", {"negatives": "abs"}),
+    "simclr_sq": ("simclr", {"negatives": "sq"}),
+    "simclr_centered": ("simclr", {"dimensions": "centered"}),
+    "simclr_standardized": ("simclr", {"dimensions": "standardized"}),
+}
+
+
+def canonical_names():
+    """The canonical method names, sorted."""
+    return sorted(METHODS)
+
+
+def names(aliases=True):
+    """The method names a user may give (``--method``), sorted; with ``aliases=False`` only the canonical ones."""
+    return sorted([*METHODS, *ALIASES]) if aliases else canonical_names()
+
+
+def resolve_name(name):
+    """``(canonical name, alias options)`` for a method name or alias.
+
+    Raises:
+        ValueError: unknown name; the message lists the known ones.
+    """
+    if isinstance(name, str) and name in METHODS:
+        return name, {}
+    if isinstance(name, str) and name in ALIASES:
+        canonical, options = ALIASES[name]
+        return canonical, dict(options)
+    raise ValueError(f"unknown method {name!r}; choose one of: {', '.join(names())}")
+
+
+__all__ = ["ALIASES", "METHODS", "MethodEntry", "canonical_names", "names", "resolve_name"]

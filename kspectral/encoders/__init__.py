@@ -1,0 +1,105 @@
+"""Built-in encoders (backbones), built by name for the CLI and recipes.
+
+Any Keras model that maps inputs to ``(batch, d)`` representations can be an encoder; these are the ones
+``kspectral train --encoder NAME`` builds:
+
+- ``mlp`` and ``conv``: small networks for flat features and small images (:mod:`kspectral.encoders.small`);
+- ``resnet18``, ``resnet34``, ``resnet50``: ResNets with the CIFAR or ImageNet stem
+  (:mod:`kspectral.encoders.resnet`);
+- ``keras:NAME``: any ``keras.applications`` model, randomly initialised and average-pooled
+  (:mod:`kspectral.encoders.applications`).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from kspectral.encoders.applications import application_names, keras_application
+from kspectral.encoders.resnet import STEMS, choose_stem, resnet18, resnet34, resnet50, resnet_encoder
+from kspectral.encoders.small import conv_encoder, mlp_encoder
+
+#: Encoders by name; ``keras:NAME`` (any ``keras.applications`` model) is accepted on top of these.
+ENCODERS = {
+    "mlp": mlp_encoder,
+    "conv": conv_encoder,
+    "resnet18": resnet18,
+    "resnet34": resnet34,
+    "resnet50": resnet50,
+}
+
+#: Prefix of the encoder names that build a ``keras.applications`` model.
+KERAS_PREFIX = "keras:"
+
+
+def _options(function):
+    parameters = inspect.signature(function).parameters.values()
+    return sorted(p.name for p in parameters if p.default is not inspect.Parameter.empty and p.name != "name")
+
+
+def build_encoder(name, input_shape, widths=None, *, stem=None, **kwargs):
+    """A built-in encoder by name.
+
+    Args:
+        name: a key of :data:`ENCODERS` (``mlp``, ``conv``, ``resnet18``, ``resnet34``, ``resnet50``) or
+            ``keras:NAME`` for a ``keras.applications`` model (e.g. ``keras:MobileNetV2``).
+        input_shape: shape of one input, e.g. ``(32, 32, 3)``.
+        widths: block widths (``mlp``, ``conv``) or the four stage widths (ResNets), e.g. ``"32-64-128"``;
+            ``None`` keeps each encoder's default. ``keras:NAME`` takes none.
+        stem: ``"auto"``, ``"cifar"`` or ``"imagenet"`` for the ResNets (``None`` means ``"auto"``); the other
+            encoders have no stem and accept only ``None`` or ``"auto"``.
+        **kwargs: further options of the encoder: ``zero_init_residual`` and ``synchronized`` for the ResNets
+            (see :func:`~kspectral.encoders.resnet.resnet_encoder`), ``rescale_inputs`` for ``keras:NAME`` (see
+            :func:`~kspectral.encoders.applications.keras_application`).
+
+    Returns:
+        A ``keras.Model`` from ``(batch, *input_shape)`` to ``(batch, d)`` representations.
+
+    Example:
+        >>> build_encoder("resnet18", (32, 32, 3)).output_shape
+        (None, 512)
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"encoder name must be a string, got {name!r}; pass a keras.Model directly from Python")
+    if name.startswith(KERAS_PREFIX):
+        if widths is not None:
+            raise ValueError(f"encoder {name!r} has fixed widths; drop the widths option ({widths!r})")
+        if stem not in (None, "auto"):
+            raise ValueError(f"encoder {name!r} has its own stem; drop stem={stem!r}")
+        function, args = keras_application, (name[len(KERAS_PREFIX) :], input_shape)
+    elif name in ENCODERS:
+        function, args = ENCODERS[name], (input_shape,)
+        if name.startswith("resnet"):
+            kwargs["stem"] = "auto" if stem is None else stem
+        elif stem not in (None, "auto"):
+            raise ValueError(f"encoder {name!r} has no stem option (only the ResNets do); drop stem={stem!r}")
+        if widths is not None:
+            kwargs["widths"] = widths
+    else:
+        raise ValueError(
+            f"unknown encoder {name!r}; choose one of: {', '.join(ENCODERS)}, or keras:NAME for a "
+            "keras.applications model (e.g. keras:ResNet50, keras:MobileNetV2)"
+        )
+    allowed = _options(resnet_encoder) if name in ("resnet18", "resnet34", "resnet50") else _options(function)
+    unknown = sorted(set(kwargs) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"encoder {name!r} does not take {', '.join(unknown)}; its options are: {', '.join(allowed) or 'none'}"
+        )
+    return function(*args, **kwargs)
+
+
+__all__ = [
+    "ENCODERS",
+    "KERAS_PREFIX",
+    "STEMS",
+    "application_names",
+    "build_encoder",
+    "choose_stem",
+    "conv_encoder",
+    "keras_application",
+    "mlp_encoder",
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet_encoder",
+]
