@@ -278,7 +278,7 @@ def recipes(
     show: Optional[str] = typer.Option(None, "--show", help="Print this recipe (a shipped name or a file).")
 ):
     """List the shipped training recipes (use one with `kspectral train --recipe NAME`), or print one."""
-    from kspectral.recipes import find_recipe, list_recipes
+    from kspectral.recipes import find_recipe, list_recipes, recipe_summary
 
     if show is not None:
         path = find_recipe(show)
@@ -286,9 +286,10 @@ def recipes(
         console.print(path.read_text(encoding="utf-8"), highlight=False, markup=False, soft_wrap=True)
         return
     for path in list_recipes():
-        first = path.read_text(encoding="utf-8").splitlines()[0] if path.stat().st_size else ""
-        note = first.lstrip("# ").strip() if first.startswith("#") else ""
-        console.print(f"{path.stem:44s} {note}", highlight=False, soft_wrap=True)
+        summary = recipe_summary(path).splitlines()
+        console.print(f"[bold]{path.stem}[/]", highlight=False)
+        for line in summary[:2]:
+            console.print(f"    {line}", highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -146,3 +146,29 @@ def parse_widths(spec, what="projector"):
             f"{what} spec {spec!r} is not valid: expected positive layer widths joined by '-', e.g. '2048-2048-2048'"
         )
     return tuple(int(w) for w in widths)
+
+
+def check_image_size(image_size, name="image_size"):
+    """``(height, width)`` from ``None`` (kept), an int side or a pair of ints, or a clear error."""
+    if image_size is None:
+        return None
+    if isinstance(image_size, (tuple, list)):
+        if len(image_size) != 2:
+            raise ValueError(f"{name} must be an int or a pair (height, width), got {image_size!r}")
+        return (check_positive_int(image_size[0], f"{name}[0]"), check_positive_int(image_size[1], f"{name}[1]"))
+    size = check_positive_int(image_size, name)
+    return (size, size)
+
+
+def check_image_shape(input_shape, what):
+    """``input_shape`` as a ``(height, width, channels)`` tuple, or an error naming ``what`` takes images."""
+    try:
+        shape = tuple(input_shape)
+    except TypeError:
+        raise TypeError(f"input_shape must be a tuple (height, width, channels), got {input_shape!r}") from None
+    if len(shape) != 3:
+        raise ValueError(
+            f"{what} takes images of shape (height, width, channels), got input_shape={shape}; "
+            "give grayscale images a channel axis, e.g. (28, 28, 1)"
+        )
+    return shape

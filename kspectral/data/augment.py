@@ -31,7 +31,7 @@ import numbers
 
 import keras
 
-from kspectral._validation import check_number, check_positive_int
+from kspectral._validation import check_image_size, check_number, check_positive_int
 from kspectral.data.augmentations import CheckChannels, RandomApply, RandomResizedCrop, Solarize
 
 VALUE_RANGE = (0.0, 1.0)
@@ -67,14 +67,7 @@ class _Seeds:
 
 def _image_size(image_size, preset):
     """``(height, width)`` from an int, a pair or ``None``."""
-    if image_size is None:
-        return None
-    if isinstance(image_size, (tuple, list)):
-        if len(image_size) != 2:
-            raise ValueError(f"image_size must be an int or a pair (height, width), got {image_size!r}")
-        return (check_positive_int(image_size[0], "image_size[0]"), check_positive_int(image_size[1], "image_size[1]"))
-    size = check_positive_int(image_size, "image_size")
-    return (size, size)
+    return check_image_size(image_size)
 
 
 def _channels(channels):

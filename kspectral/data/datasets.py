@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kspectral._validation import check_positive_int
+from kspectral._validation import check_image_size, check_positive_int
 
 #: float32 bytes of the labelled train + test arrays held in memory; larger splits are truncated for the probes
 MEMORY_BUDGET = 4 * 2**30
@@ -287,14 +287,7 @@ def check_test_size(test_size):
 
 def parse_image_size(image_size):
     """``(height, width)`` from ``None``, an int side or a pair."""
-    if image_size is None:
-        return None
-    if isinstance(image_size, (tuple, list)):
-        if len(image_size) != 2:
-            raise ValueError(f"image_size must be an int or a pair (height, width), got {image_size!r}")
-        return (check_positive_int(image_size[0], "image_size[0]"), check_positive_int(image_size[1], "image_size[1]"))
-    size = check_positive_int(image_size, "image_size")
-    return (size, size)
+    return check_image_size(image_size)
 
 
 def check_budget(value, name, default):

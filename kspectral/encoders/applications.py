@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import keras
 
+from kspectral._validation import check_image_shape
+
 
 def application_names():
     """The model constructors ``keras.applications`` offers, e.g. ``["ConvNeXtBase", ..., "Xception"]``."""
@@ -60,15 +62,7 @@ def keras_application(name, input_shape, *, rescale_inputs=True, model_name=None
         (None, 1280)
     """
     resolved = _resolve(name)
-    try:
-        shape = tuple(input_shape)
-    except TypeError:
-        raise TypeError(f"input_shape must be a tuple (height, width, channels), got {input_shape!r}") from None
-    if len(shape) != 3:
-        raise ValueError(
-            f"keras.applications.{resolved} takes images of shape (height, width, channels), got "
-            f"input_shape={shape}; give grayscale images a channel axis, e.g. (32, 32, 1)"
-        )
+    shape = check_image_shape(input_shape, f"keras.applications.{resolved}")
     if not isinstance(rescale_inputs, bool):
         raise TypeError(f"rescale_inputs must be True or False, got {rescale_inputs!r}")
     try:

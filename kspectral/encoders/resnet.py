@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import keras
 
-from kspectral._validation import parse_widths
+from kspectral._validation import check_image_shape, parse_widths
 
 #: Block type and number of blocks per stage for each depth (He et al. 2016, Table 1).
 RESNET_LAYOUTS = {
@@ -30,15 +30,7 @@ _EXPANSION = {"basic": 1, "bottleneck": 4}
 
 
 def _check_image_shape(input_shape):
-    try:
-        shape = tuple(input_shape)
-    except TypeError:
-        raise TypeError(f"input_shape must be a tuple (height, width, channels), got {input_shape!r}") from None
-    if len(shape) != 3:
-        raise ValueError(
-            f"a ResNet takes images of shape (height, width, channels), got input_shape={shape}; "
-            "give grayscale images a channel axis, e.g. (28, 28, 1)"
-        )
+    shape = check_image_shape(input_shape, "a ResNet")
     for i, size in enumerate(shape):
         if size is None and i < 2:
             continue
