@@ -172,7 +172,7 @@ def train(
     ),
     settings: Optional[list[str]] = typer.Option(
         None, "--set", metavar="KEY=VALUE", help="Set any config field, KEY=VALUE (repeatable), e.g. --set weight_decay=1e-5 or "
-        "--set method_options.temperature=0.5; applied last.",
+        "--set method_options.invariance_weight=10; applied last.",
     ),
 ):
     """Train an SSL method (default: VICReg on scikit-learn's bundled digits, offline) and probe it.
@@ -287,9 +287,8 @@ def recipes(
         return
     for path in list_recipes():
         summary = recipe_summary(path).splitlines()
-        console.print(f"[bold]{path.stem}[/]", highlight=False)
-        for line in summary[:2]:
-            console.print(f"    {line}", highlight=False, soft_wrap=True)
+        aim = next((line for line in summary if line.startswith("Aims at")), "no published reference number")
+        console.print(f"[bold]{path.stem}[/]  {aim}", highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -252,7 +252,7 @@ def test_simclr_preset_layers_and_options():
     assert jitter.layer.hue_factor == pytest.approx((0.0, 0.2))
     assert aug.get_layer("grayscale").rate == 0.2
     blur = aug.get_layer("blur")
-    assert blur.rate == 0.5 and blur.layer.kernel_size == (3, 3)
+    assert blur.rate == 0.5 and blur.layer.layer.kernel_size == (3, 3) and blur.layer.padding == 1
     assert aug.get_layer("crop").scale == (0.08, 1.0)
     cifar = [layer.name for layer in augmenter("cifar").layers]
     assert cifar == ["channels", "crop", "flip", "jitter", "grayscale"]  # no blur
@@ -364,3 +364,23 @@ def test_presets_run_inside_a_model_train_step(images, jit_compile):
     a, b = np.asarray(step(images)), np.asarray(step(images))
     assert a.shape == (8, 12, 12, 3) and not np.allclose(a, b)
     np.testing.assert_allclose(model.predict(images, verbose=0), 0.0, atol=1e-6)  # inference: no randomness
+
+
+def test_blur_reflects_the_border_instead_of_darkening_it():
+    """Keras' blur pads with zeros; the presets reflect the border (torchvision's blur), so a flat image stays flat."""
+    import keras
+    import numpy as np
+
+    from kspectral.data import ReflectPadded, augmenter
+
+    flat = np.full((4, 32, 32, 3), 0.8, "float32")
+    blur = keras.layers.RandomGaussianBlur(factor=(1.0, 1.0), kernel_size=5, sigma=(0.9, 1.0),
+                                           value_range=(0, 1), seed=0)
+    assert float(np.min(np.asarray(blur(flat, training=True)))) < 0.7  # the zero padding Keras does
+    padded = np.asarray(ReflectPadded(blur, padding=2)(flat, training=True))
+    np.testing.assert_allclose(padded, 0.8, atol=1e-5)
+    view_a, _ = augmenter("byol", image_size=32, seed=0)  # view 1 blurs every image
+    out = np.asarray(view_a.get_layer("blur")(flat, training=True))
+    np.testing.assert_allclose(out, 0.8, atol=1e-5)
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(ReflectPadded(blur, 2)))
+    assert restored.padding == 2 and type(restored.layer).__name__ == "RandomGaussianBlur"

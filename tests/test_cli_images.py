@@ -122,3 +122,16 @@ def test_bad_recipe_value_names_the_key(tmp_path, capsys):
     recipe.write_text('[train]\nmethod = "vicreg"\nbatch_size = "big"\n')
     code, _, err = run_cli(["train", "--recipe", str(recipe), "--out", str(tmp_path / "o")], capsys)
     assert code == 2 and "batch_size must be an integer, got 'big'" in err
+
+
+def test_a_saved_run_loads_after_importing_kspectral_methods_alone(folder_run):
+    """model.keras holds kspectral's optimizer schedule: `import kspectral.methods` must be all load_model needs."""
+    import subprocess
+    import sys
+
+    code = ("import keras, kspectral.methods\n"
+            f"model = keras.models.load_model({str(folder_run / 'model.keras')!r})\n"
+            "print(type(model).__name__, type(model.optimizer).__name__)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split()[-2:] == ["VICReg", "AdamW"]

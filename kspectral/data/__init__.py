@@ -12,7 +12,7 @@ from kspectral.data.augment import (
     simclr_augmenter,
     vicreg_augmenters,
 )
-from kspectral.data.augmentations import CheckChannels, RandomApply, RandomResizedCrop, Solarize
+from kspectral.data.augmentations import CheckChannels, RandomApply, RandomResizedCrop, ReflectPadded, Solarize
 from kspectral.data.datasets import (
     CACHE_BUDGET,
     DATASETS,
@@ -34,6 +34,7 @@ __all__ = [
     "MEMORY_BUDGET",
     "RandomApply",
     "RandomResizedCrop",
+    "ReflectPadded",
     "Solarize",
     "augmented_pairs",
     "augmenter",

@@ -32,7 +32,7 @@ import numbers
 import keras
 
 from kspectral._validation import check_image_size, check_number, check_positive_int
-from kspectral.data.augmentations import CheckChannels, RandomApply, RandomResizedCrop, Solarize
+from kspectral.data.augmentations import CheckChannels, RandomApply, RandomResizedCrop, ReflectPadded, Solarize
 
 VALUE_RANGE = (0.0, 1.0)
 BLUR_SIGMA = (0.1, 2.0)
@@ -155,12 +155,9 @@ def _view(preset, *, image_size, scale, jitter, jitter_p, gray_p, blur_p, solari
     if blur_p > 0:
         blur = _keras_layer("RandomGaussianBlur", "3.9", preset)
         kernel = kernel_size if kernel_size is not None else blur_kernel_size(size)
-        layers.append(
-            RandomApply(
-                blur(factor=(1.0, 1.0), kernel_size=kernel, sigma=BLUR_SIGMA, value_range=VALUE_RANGE, seed=seeds()),
-                rate=blur_p, seed=seeds(), name="blur",
-            )
-        )
+        # reflect the border as torchvision's blur does (Keras' blur pads with zeros and darkens a frame)
+        gaussian = blur(factor=(1.0, 1.0), kernel_size=kernel, sigma=BLUR_SIGMA, value_range=VALUE_RANGE, seed=seeds())
+        layers.append(RandomApply(ReflectPadded(gaussian, padding=kernel // 2), rate=blur_p, seed=seeds(), name="blur"))
     if solarize_p > 0:
         layers.append(RandomApply(Solarize(0.5, value_range=VALUE_RANGE), rate=solarize_p, seed=seeds(),
                                   name="solarize"))

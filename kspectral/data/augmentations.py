@@ -322,6 +322,63 @@ class Solarize(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="kspectral")
+class ReflectPadded(keras.layers.Layer):
+    """Run an image layer on reflect-padded images, then crop back to the input size.
+
+    Keras' ``RandomGaussianBlur`` pads with zeros, which darkens a frame of half the kernel's width around every
+    blurred image; the blur of the SimCLR, BYOL and VICReg pipelines (torchvision's) reflects the border instead.
+    Wrapping the blur in this layer gives that border handling.
+
+    Args:
+        layer: a Keras layer that keeps the spatial size of its input (e.g. ``RandomGaussianBlur``).
+        padding: pixels of reflection added on each side (half the blur kernel, rounded down).
+
+    Input shape:
+        ``(B, H, W, C)`` with ``H, W > padding``. Output shape: the same.
+
+    Example:
+        >>> import keras, numpy as np
+        >>> blur = keras.layers.RandomGaussianBlur(factor=(1.0, 1.0), kernel_size=3, value_range=(0, 1), seed=0)
+        >>> out = ReflectPadded(blur, padding=1)(np.full((1, 8, 8, 1), 0.8, "float32"), training=True)
+        >>> round(float(keras.ops.min(out)), 4)
+        0.8
+    """
+
+    def __init__(self, layer, padding, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(layer, dict):
+            layer = keras.saving.deserialize_keras_object(layer)
+        if not isinstance(layer, keras.layers.Layer):
+            raise TypeError(f"ReflectPadded wraps a Keras layer, got {type(layer).__name__}")
+        self.layer = layer
+        self.padding = check_positive_int(padding, "padding", minimum=0)
+
+    def _padded(self, input_shape):
+        p = 2 * self.padding
+        return (input_shape[0], *(None if d is None else d + p for d in input_shape[1:3]), *input_shape[3:])
+
+    def build(self, input_shape):
+        if not self.layer.built:
+            self.layer.build(self._padded(input_shape))
+        self.built = True
+
+    def call(self, inputs, training=True):
+        p = self.padding
+        if p == 0:
+            return self.layer(inputs, training=training)
+        padded = ops.pad(inputs, [[0, 0], [p, p], [p, p], [0, 0]], mode="reflect")
+        return self.layer(padded, training=training)[:, p:-p, p:-p, :]
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(layer=keras.saving.serialize_keras_object(self.layer), padding=self.padding)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="kspectral")
 class CheckChannels(keras.layers.Layer):
     """Pass images through unchanged after checking that they have ``channels`` channels (channels last).
 

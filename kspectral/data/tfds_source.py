@@ -21,6 +21,9 @@ last ``test_size`` of ``train`` is held out (TFDS shuffles examples when it prep
 
 from __future__ import annotations
 
+import contextlib
+import os
+
 import re
 from dataclasses import dataclass
 
@@ -82,13 +85,31 @@ def _builder_problem(tfds_name, exc):
     return message
 
 
+@contextlib.contextmanager
+def _quiet_absl():
+    """Silence TFDS's absl warnings (e.g. "Variant folder … has no dataset_info.json") while probing a builder:
+    the error raised when the data are missing says it better, in one line."""
+    from absl import logging as absl_logging
+
+    level = absl_logging.get_verbosity()
+    absl_logging.set_verbosity(absl_logging.ERROR)
+    try:
+        yield
+    finally:
+        absl_logging.set_verbosity(level)
+
+
 def _builder(tfds_name, data_dir):
     import tensorflow_datasets as tfds
     from tensorflow_datasets.core import constants
     from tensorflow_datasets.core.registered import DatasetNotFoundError
 
+    if data_dir is not None and not os.path.isdir(os.path.expanduser(str(data_dir))) and not _tfds_mocked():
+        raise ValueError(f"--data-dir {data_dir} does not exist; pass the folder that holds the prepared TFDS data "
+                         f"(e.g. ~/tensorflow_datasets on the machine that prepared {tfds_name})")
     try:
-        builder = tfds.builder(tfds_name, data_dir=data_dir)
+        with _quiet_absl():
+            builder = tfds.builder(tfds_name, data_dir=data_dir)
     except DatasetNotFoundError as exc:
         match = re.search(r"Did you mean: .*-> (\S+)", str(exc))
         hint = f" (did you mean tfds:{match.group(1)}?)" if match else ""
@@ -97,7 +118,9 @@ def _builder(tfds_name, data_dir):
                          "name from `tfds.list_builders()`") from None
     except (ValueError, KeyError, TypeError, AssertionError) as exc:  # e.g. an unknown config or version
         raise ValueError(f"bad TFDS dataset {tfds_name!r}: {_builder_problem(tfds_name, exc)}") from None
-    if not (builder.is_prepared() or _tfds_mocked()):
+    with _quiet_absl():
+        prepared = builder.is_prepared()
+    if not (prepared or _tfds_mocked()):
         shown = data_dir if data_dir is not None else constants.DATA_DIR
         raise ValueError(not_prepared_message(tfds_name, shown))
     return builder

@@ -21,6 +21,11 @@ from kspectral.methods.tcr import TCR
 from kspectral.methods.two_heads import TwoHeadModel
 from kspectral.methods.vicreg import VICReg, VICRegCtr, VICRegExp
 
+# A saved model may hold kspectral's optimizer and schedule (LARS, WarmupCosine) and augmentation layers (device
+# augmentation): importing them registers them, so that `import kspectral.methods` is all `load_model` needs.
+import kspectral.data.augmentations  # noqa: E402, F401
+import kspectral.optimizers  # noqa: E402, F401
+
 __all__ = [
     "CISSL",
     "DCL",
