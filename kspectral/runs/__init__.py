@@ -1,0 +1,59 @@
+"""The train / probe / spectral workflows behind the ``kspectral`` command, usable from Python.
+
+- :mod:`~kspectral.runs.config`: the run configuration (:class:`RunConfig`), its checks, defaults and recipes;
+- :mod:`~kspectral.runs.problem`: dataset → positive-pair graph → training pairs and the baseline problem
+  (one graph builder for training, the baseline and ``spectral``);
+- :mod:`~kspectral.runs.rundir`: the run directory and resuming;
+- :mod:`~kspectral.runs.table`: the probe table;
+- :mod:`~kspectral.runs.workflows`: :func:`train`, :func:`probe`, :func:`spectral`.
+
+Example:
+    >>> from kspectral.runs import RunConfig, train
+    >>> result = train(RunConfig(epochs=3), out="runs/quick")      # doctest: +SKIP
+    >>> result.metrics["probes"]["vicreg encoder"]["linear_top1"]  # doctest: +SKIP
+"""
+
+from kspectral.runs.config import (
+    DEFAULT_PROJECTOR,
+    KNN_PRESETS,
+    PAIRS,
+    RESUMABLE_CHANGES,
+    RunConfig,
+    load_recipe,
+    method_option_names,
+    resolve_config,
+    with_defaults,
+)
+from kspectral.runs.problem import GRAPHS, REGIMES, GraphProblem, build_problem, fit_baseline
+from kspectral.runs.rundir import default_run_dir, prepare_run_dir
+from kspectral.runs.table import ProbeRow, probe_dict, probe_row
+from kspectral.runs.workflows import RunResult, SpectralResult, build_model, load_run_model, probe, spectral, train
+
+__all__ = [
+    "DEFAULT_PROJECTOR",
+    "GRAPHS",
+    "KNN_PRESETS",
+    "PAIRS",
+    "REGIMES",
+    "RESUMABLE_CHANGES",
+    "GraphProblem",
+    "ProbeRow",
+    "RunConfig",
+    "RunResult",
+    "SpectralResult",
+    "build_model",
+    "build_problem",
+    "default_run_dir",
+    "fit_baseline",
+    "load_recipe",
+    "load_run_model",
+    "method_option_names",
+    "prepare_run_dir",
+    "probe",
+    "probe_dict",
+    "probe_row",
+    "resolve_config",
+    "spectral",
+    "train",
+    "with_defaults",
+]

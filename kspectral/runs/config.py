@@ -1,0 +1,332 @@
+"""The run configuration: its schema (:class:`RunConfig`), its checks, its defaults and recipe files.
+
+Three separate steps, in this order:
+
+1. build: :meth:`RunConfig.from_dict` (a recipe, ``config.json`` or CLI options; unknown keys are an error), or
+   :func:`resolve_config` (a recipe, then overrides);
+2. check: :meth:`RunConfig.validate` raises ``ValueError`` naming the first bad field and its allowed values, and
+   changes nothing;
+3. fill in: :func:`with_defaults` returns a copy whose method-dependent defaults (the projector) are set.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+from dataclasses import dataclass, field
+
+PAIRS = ("augment", "knn", "labels")
+DEFAULT_PROJECTOR = "1024-1024-1024"
+KNN_PRESETS = ("dino", "instdisc")
+
+#: fields that may differ when an interrupted run is resumed (e.g. a lower learning rate after a divergence)
+RESUMABLE_CHANGES = ("epochs", "learning_rate", "weight_decay")
+
+
+AUGMENT_ON = ("data", "device")
+LR_SCALING = ("none", "linear")
+BASELINES = ("auto", "linear", "none")
+#: the largest input dimension for which ``baseline = "auto"`` fits the linear closed form (a D×D eigenproblem)
+AUTO_BASELINE_MAX_FEATURES = 4096
+
+
+@dataclass
+class RunConfig:
+    """Everything a training run depends on; written to ``config.json``.
+
+    Attributes:
+        method: registered method name or alias (``kspectral methods`` lists them).
+        dataset: ``"digits"`` (built in), a TFDS name (``cifar10``, ``cifar100``, ``stl10``, ``imagenette``,
+            ``mnist``, ``fashion_mnist``, or ``tfds:NAME``), a folder of images, or an ``.npz`` / ``.npy`` file
+            (:func:`kspectral.data.load`).
+        data_dir: where prepared TFDS data lie (``None``: TFDS's default, ``~/tensorflow_datasets``).
+        image_size: side the images are resized to (``None``: the dataset's own size).
+        augment: augmentation preset (``kspectral.data.AUGMENTERS``); ``None`` picks the dataset's default.
+        augment_on: ``"data"`` (augment in the ``tf.data`` pipeline, on the CPU) or ``"device"`` (inside the train
+            step, on the accelerator).
+        augment_options: options of the preset (e.g. ``{"strength": 0.5}``).
+        encoder: built-in encoder (``mlp``, ``conv``, ``resnet18``, ``resnet34``, ``resnet50``) or ``keras:NAME``.
+        encoder_widths: encoder block widths, e.g. ``"512-256"`` (``None``: the encoder's default).
+        stem: ResNet stem: ``"auto"`` (CIFAR stem for images ≤ 64 px), ``"cifar"`` or ``"imagenet"``.
+        zero_init_residual: start each ResNet block as the identity (the official VICReg / Barlow Twins code).
+        projector: projector spec, e.g. ``"1024-1024-1024"``; ``None`` means ``"1024-1024-1024"`` for methods
+            with a projector (:func:`with_defaults`). Methods with their own heads (CISSL, DISSL) take none; their
+            heads are set by ``method_options``.
+        pairs: where positive pairs come from: ``"augment"`` (two augmentations of each image),
+            ``"knn"`` (edges of a kNN graph on pixels) or ``"labels"`` (same-label pairs).
+        knn_k: neighbours of the kNN graph (``pairs="knn"``).
+        epochs: training epochs.
+        steps_per_epoch: limit each epoch to this many steps (``None``: one pass over the data), e.g. for smoke runs.
+        batch_size: pairs per batch.
+        optimizer: ``"adamw"``, ``"lars"``, ``"sgd"`` or ``"lamb"`` (:func:`kspectral.optimizers.build_optimizer`).
+        learning_rate: peak learning rate, after ``lr_scaling``; warm-up then cosine decay to 0.
+        lr_scaling: ``"linear"`` multiplies ``learning_rate`` by ``batch_size / 256`` (the recipes' rule);
+            ``"none"`` uses it as it is.
+        weight_decay: weight decay (biases and normalisation parameters excluded).
+        momentum: momentum of ``lars`` and ``sgd``.
+        optimizer_options: further keyword arguments of the optimizer (e.g. ``{"trust_coefficient": 0.02}`` for
+            LARS, ``{"beta_1": 0.95}`` for AdamW).
+        warmup_epochs: linear warm-up epochs before the cosine decay.
+        seed: seed of data split, pairs, augmentations and initialisation.
+        test_size: held-out fraction for the probes (datasets without a test split).
+        baseline: the closed-form spectral baseline: ``"linear"``, ``"none"``, or ``"auto"`` (linear when the
+            inputs have at most 4096 features, else none).
+        baseline_dim: output dimension K of the closed-form spectral baseline.
+        baseline_rounds: augmentation rounds of the baseline's pair graph (``pairs="augment"``).
+        baseline_samples: at most this many training images enter the baseline's graph.
+        knn_preset: kNN probe preset, ``"dino"`` or ``"instdisc"``.
+        online_probe: train a linear probe on the stop-gradient representations during training and report
+            ``online_linear_top1`` and ``online_knn_top1`` on the test split each epoch (labelled data only).
+        tensorboard: write TensorBoard logs to ``RUN_DIR/tensorboard``.
+        method_options: extra keyword arguments of the method class (e.g. ``{"invariance_weight": 10}``).
+
+    Example:
+        >>> config = RunConfig(method="simclr", epochs=10).validate()
+        >>> with_defaults(config).projector
+        '1024-1024-1024'
+    """
+
+    method: str = "vicreg"
+    dataset: str = "digits"
+    data_dir: str | None = None
+    image_size: int | None = None
+    augment: str | None = None
+    augment_on: str = "data"
+    augment_options: dict = field(default_factory=dict)
+    encoder: str = "mlp"
+    encoder_widths: str | None = None
+    stem: str = "auto"
+    zero_init_residual: bool = False
+    projector: str | None = None
+    pairs: str = "augment"
+    knn_k: int = 10
+    epochs: int = 100
+    steps_per_epoch: int | None = None
+    batch_size: int = 256
+    optimizer: str = "adamw"
+    learning_rate: float = 2e-3
+    lr_scaling: str = "none"
+    weight_decay: float = 1e-4
+    momentum: float = 0.9
+    optimizer_options: dict = field(default_factory=dict)
+    warmup_epochs: int = 0
+    seed: int = 0
+    test_size: float = 0.2
+    baseline: str = "auto"
+    baseline_dim: int = 32
+    baseline_rounds: int = 4
+    baseline_samples: int = 10000
+    knn_preset: str = "dino"
+    online_probe: bool = True
+    tensorboard: bool = True
+    method_options: dict = field(default_factory=dict)
+
+    def validate(self):
+        """Raise ``ValueError`` naming the first invalid field and its allowed values; return ``self`` unchanged."""
+        from kspectral import data, encoders, optimizers
+        from kspectral._validation import parse_widths
+
+        for f in dataclasses.fields(self):
+            _check_type(f.name, getattr(self, f.name), FIELD_TYPES[f.name])
+        method_class = _method_class(self.method)
+        data.check_dataset_name(self.dataset)
+        if not self.encoder.startswith(encoders.KERAS_PREFIX):
+            _check_choice("encoder", self.encoder, encoders.ENCODERS)
+        if self.augment is not None:
+            _check_choice("augment", self.augment, data.AUGMENTERS)
+        _check_choice("augment_on", self.augment_on, AUGMENT_ON)
+        _check_choice("stem", self.stem, encoders.STEMS)
+        _check_choice("pairs", self.pairs, PAIRS)
+        _check_choice("optimizer", self.optimizer, optimizers.OPTIMIZERS)
+        _check_choice("lr_scaling", self.lr_scaling, LR_SCALING)
+        _check_choice("baseline", self.baseline, BASELINES)
+        _check_choice("knn_preset", self.knn_preset, KNN_PRESETS)
+        for name in ("epochs", "batch_size", "knn_k", "baseline_dim", "baseline_rounds", "baseline_samples",
+                     "image_size", "steps_per_epoch"):
+            value, minimum = getattr(self, name), 2 if name in ("batch_size", "baseline_samples") else 1
+            if value is not None and value < minimum:
+                raise ValueError(f"{name} must be an integer ≥ {minimum}, got {value!r}")
+        if self.warmup_epochs < 0 or self.warmup_epochs >= max(self.epochs, 1) and self.warmup_epochs > 0:
+            raise ValueError(f"warmup_epochs must lie in [0, epochs), got {self.warmup_epochs!r}")
+        if not 0 <= self.seed < 2**32:
+            raise ValueError(f"seed must be an integer in [0, 2³²), got {self.seed!r}")
+        for name, positive in (("learning_rate", True), ("weight_decay", False), ("test_size", True),
+                               ("momentum", False)):
+            value = getattr(self, name)
+            if not math.isfinite(value) or (value <= 0 if positive else value < 0):
+                raise ValueError(f"{name} must be a {'positive' if positive else 'non-negative'} number, got {value!r}")
+        if not self.test_size < 1.0:
+            raise ValueError(f"test_size must lie strictly between 0 and 1, got {self.test_size!r}")
+        if self.encoder_widths is not None:
+            parse_widths(self.encoder_widths, what="encoder")
+        if self.projector is not None:
+            if not method_class.uses_projector:
+                raise ValueError(f"{self.method} has no projector (its heads are set by method_options); "
+                                 "drop --projector")
+            parse_widths(self.projector)
+        allowed = method_option_names(self.method)
+        unknown = sorted(set(self.method_options) - set(allowed))
+        if unknown:
+            raise ValueError(f"unknown method_options for {self.method}: {', '.join(unknown)}; "
+                             f"allowed: {', '.join(allowed)}")
+        return self
+
+    def to_dict(self):
+        """The config as a JSON-ready dict (the layout of ``config.json``)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values):
+        """A config from a dict (e.g. a recipe or ``config.json``); unknown keys are an error."""
+        if not isinstance(values, dict):
+            raise ValueError(f"a run config must be a table of fields, got {type(values).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            hints = [f"{k} (did you mean {m[0]}?)" if (m := difflib.get_close_matches(k, known, n=1)) else k
+                     for k in unknown]
+            raise ValueError(f"unknown config keys: {', '.join(hints)}; allowed keys: {', '.join(sorted(known))}")
+        return cls(**values)
+
+
+#: the type of each field: a Python type, or a tuple of accepted types (``type(None)`` where ``None`` is allowed)
+FIELD_TYPES = {
+    "method": str, "dataset": str, "data_dir": (str, type(None)), "image_size": (int, type(None)), "augment":
+    (str, type(None)), "augment_on": str, "augment_options": dict, "encoder": str, "encoder_widths":
+    (str, type(None)), "stem": str, "zero_init_residual": bool, "projector": (str, type(None)), "pairs": str,
+    "knn_k": int, "epochs": int, "steps_per_epoch": (int, type(None)), "batch_size": int, "optimizer": str,
+    "learning_rate": float, "lr_scaling": str, "weight_decay": float, "momentum": float, "optimizer_options": dict,
+    "warmup_epochs": int,
+    "seed": int, "test_size": float, "baseline": str, "baseline_dim": int, "baseline_rounds": int,
+    "baseline_samples": int, "knn_preset": str, "online_probe": bool, "tensorboard": bool, "method_options": dict,
+}
+
+
+def _type_name(types):
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false", dict: "a table",
+             type(None): "none"}
+    types = types if isinstance(types, tuple) else (types,)
+    return " or ".join(names[t] for t in types)
+
+
+def _check_type(name, value, types):
+    types = types if isinstance(types, tuple) else (types,)
+    ok = any(
+        (t is float and isinstance(value, (int, float)) and not isinstance(value, bool))
+        or (t is int and isinstance(value, int) and not isinstance(value, bool))
+        or (t not in (int, float) and isinstance(value, t))
+        for t in types
+    )
+    if not ok:
+        raise ValueError(f"{name} must be {_type_name(types)}, got {value!r}")
+
+
+def _check_choice(name, value, allowed):
+    if value not in allowed:
+        raise ValueError(f"unknown {name} {value!r}; choose one of: {', '.join(allowed)}")
+
+
+def _method_class(method):
+    from kspectral import methods
+
+    return methods.get(method)
+
+
+def method_option_names(method):
+    """The keyword arguments a method takes besides its encoder and heads (its ``method_options``).
+
+    An alias's fixed options (e.g. ``negatives`` for ``simclr_abs``) are not among them.
+    """
+    import inspect
+
+    from kspectral import methods
+
+    cls, fixed = methods.resolve(method)
+    params = inspect.signature(cls.__init__).parameters
+    return [n for n, p in params.items()
+            if n not in ("self", "encoder", "projector", *fixed) and p.kind is p.POSITIONAL_OR_KEYWORD]
+
+
+def with_defaults(config):
+    """A copy of a validated ``config`` with its method-dependent defaults filled in (the projector)."""
+    filled = dataclasses.replace(config, method_options=dict(config.method_options))
+    if filled.projector is None and _method_class(filled.method).uses_projector:
+        filled.projector = DEFAULT_PROJECTOR
+    return filled
+
+
+def load_recipe(name_or_path):
+    """The fields of a recipe (a TOML file, or a shipped recipe's name) as a dict.
+
+    A recipe's keys are :class:`RunConfig` fields, at top level or under ``[train]``. Recipes are data: they are
+    parsed as TOML, never evaluated.
+
+    Raises:
+        FileNotFoundError: no such file or shipped recipe (the message lists the shipped ones).
+        ValueError: the file is not valid UTF-8 TOML (the message names the file).
+    """
+    import tomllib
+
+    from kspectral.recipes import find_recipe
+
+    path = find_recipe(name_or_path)
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"recipe {path} is not valid UTF-8 TOML: {exc}") from None
+    return values.get("train", values)
+
+
+def parse_setting(item):
+    """``("key", value)`` or ``("table.key", value)`` from a ``--set KEY=VALUE`` string.
+
+    ``VALUE`` is read as a TOML value (``0.3``, ``true``, ``"text"``, ``[1, 2]``); anything that is not one is taken
+    as a plain string, so ``--set encoder=resnet18`` needs no quotes. A field that only takes text (e.g.
+    ``encoder_widths``) keeps the text as written, so ``--set encoder_widths=16`` is the string ``"16"``. Types are
+    checked later, as in a recipe.
+    """
+    import tomllib
+
+    key, sep, text = str(item).partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ValueError(f"--set takes KEY=VALUE (e.g. --set learning_rate=0.3), got {item!r}")
+    text = text.strip()
+    try:
+        value = tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text
+    types = FIELD_TYPES.get(key, ())
+    types = types if isinstance(types, tuple) else (types,)
+    if str in types and not {int, float, bool} & set(types) and not isinstance(value, str):
+        value = text
+    return key, value
+
+
+def apply_settings(values, settings):
+    """Apply ``--set`` strings to a dict of config fields (``table.key`` sets a key of a table field)."""
+    values = {k: (dict(v) if isinstance(v, dict) else v) for k, v in values.items()}
+    for item in settings:
+        key, value = parse_setting(item)
+        if "." in key:
+            table, _, sub = key.partition(".")
+            if table not in ("method_options", "augment_options", "optimizer_options"):
+                raise ValueError(f"--set {key}: only method_options.KEY, augment_options.KEY and "
+                                 "optimizer_options.KEY take a dotted key")
+            values.setdefault(table, {})[sub] = value
+        else:
+            values[key] = value
+    return values
+
+
+def resolve_config(recipe=None, settings=(), **overrides):
+    """A :class:`RunConfig` from an optional recipe, keyword overrides (``None`` ignored) and ``--set`` strings.
+
+    Example:
+        >>> resolve_config("vicreg_mlp_bs256-100e_digits", epochs=5, settings=["learning_rate=0.01"]).learning_rate
+        0.01
+    """
+    values = load_recipe(recipe) if recipe else {}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return RunConfig.from_dict(apply_settings(values, settings))

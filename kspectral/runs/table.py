@@ -1,0 +1,77 @@
+"""The probe table: linear, kNN (and MLP) top-1 of each representation on a dataset's test split."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class ProbeRow:
+    """One row of the probe table.
+
+    Attributes:
+        name: the representation (``"raw pixels"``, ``"vicreg encoder"``, ...).
+        dim: its dimension.
+        linear: linear-probe top-1 on the test split (``None`` when not asked for).
+        knn: kNN-probe top-1 on the test split (``None`` when not asked for).
+        mlp: MLP-probe top-1 on the test split (``None`` when not asked for).
+    """
+
+    name: str
+    dim: int
+    linear: float | None
+    knn: float | None
+    mlp: float | None = None
+
+
+#: the probes a table can hold, in column order
+PROBES = ("linear", "knn", "mlp")
+
+
+def check_probes(probes):
+    """``probes`` as a tuple of names from :data:`PROBES`, or a ``ValueError`` naming the allowed ones."""
+    probes = tuple(probes)
+    unknown = [p for p in probes if p not in PROBES]
+    if unknown or not probes:
+        raise ValueError(f"unknown probe {', '.join(map(repr, unknown)) or '(none given)'}; choose from: "
+                         f"{', '.join(PROBES)}")
+    return probes
+
+
+def probe_row(name, train_features, test_features, dataset, knn_preset="dino", probes=("linear", "knn"), seed=0):
+    """Probe one representation: features of the training and test images of ``dataset``.
+
+    Args:
+        name: the row's name.
+        train_features, test_features: ``(N_train, d)`` and ``(N_test, d)`` features.
+        dataset: the :class:`~kspectral.data.ImageDataset` whose labels they are probed against.
+        knn_preset: kNN preset, ``"dino"`` or ``"instdisc"``.
+        probes: which of :data:`PROBES` to run.
+        seed: seed of the MLP probe.
+    """
+    from kspectral.probes import knn_probe, linear_probe, mlp_probe
+
+    probes = check_probes(probes)
+    args = (train_features, dataset.y_train, test_features, dataset.y_test)
+    return ProbeRow(
+        name,
+        int(train_features.shape[1]),
+        linear_probe(*args) if "linear" in probes else None,
+        knn_probe(*args, preset=knn_preset) if "knn" in probes else None,
+        mlp_probe(*args, seed=seed) if "mlp" in probes else None,
+    )
+
+
+def probe_dict(rows):
+    """``{name: {"dim", "linear_top1", "knn_top1", "mlp_top1"}}`` of a probe table (the JSON layout of run files).
+
+    Probes that were not run are left out.
+    """
+    table = {}
+    for r in rows:
+        entry = {"dim": r.dim}
+        for probe in PROBES:
+            if getattr(r, probe) is not None:
+                entry[f"{probe}_top1"] = getattr(r, probe)
+        table[r.name] = entry
+    return table

@@ -1,0 +1,406 @@
+"""The three workflows behind the command line: :func:`train`, :func:`probe` and :func:`spectral`."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from kspectral.runs.config import AUTO_BASELINE_MAX_FEATURES, KNN_PRESETS, RunConfig, with_defaults
+from kspectral.runs.problem import (
+    GRAPHS,
+    REGIMES,
+    build_problem,
+    canonical_method,
+    check_graph_spec,
+    device_augmenters,
+    fit_baseline,
+    graph_for_pairs,
+    training_pairs,
+)
+from kspectral.runs.rundir import (
+    check_out_dir,
+    default_run_dir,
+    finite_backup,
+    history_logger,
+    prepare_run_dir,
+    read_json,
+    write_json,
+)
+from kspectral.runs.table import check_probes, probe_dict, probe_row
+
+
+@dataclass
+class RunResult:
+    """What :func:`train` produced.
+
+    Attributes:
+        run_dir: the run directory.
+        rows: the probe table (:class:`~kspectral.runs.ProbeRow` list).
+        metrics: the content of ``metrics.json``.
+        resumed: whether an interrupted run was resumed.
+    """
+
+    run_dir: Path
+    rows: list
+    metrics: dict
+    resumed: bool
+
+
+@dataclass
+class SpectralResult:
+    """What :func:`spectral` produced: the probe table and the content of ``spectral.json``."""
+
+    rows: list
+    summary: dict
+
+
+def steps_per_epoch(config, dataset):
+    """Optimizer steps per epoch: ``config.steps_per_epoch``, or one pass over the pre-training data.
+
+    ``augment`` pairs drop the last partial batch (:func:`kspectral.data.augmented_pairs`); graph pairs keep it.
+    """
+    if config.steps_per_epoch is not None:
+        return config.steps_per_epoch
+    if config.pairs == "augment":
+        return max(dataset.num_pretrain // config.batch_size, 1)
+    return math.ceil(len(dataset.x_train) / config.batch_size)
+
+
+def build_encoder(config, dataset):
+    """The configured backbone for ``dataset``'s inputs (:func:`kspectral.encoders.build_encoder`)."""
+    from kspectral import encoders
+
+    options = {}
+    if config.encoder.startswith("resnet"):
+        options = {"stem": config.stem, "zero_init_residual": config.zero_init_residual}
+    elif config.stem != "auto":
+        raise ValueError(f"stem={config.stem!r} applies to the ResNet encoders only; drop --stem for {config.encoder}")
+    elif config.zero_init_residual:
+        raise ValueError(f"zero_init_residual applies to the ResNet encoders only, not to {config.encoder}")
+    return encoders.build_encoder(config.encoder, dataset.image_shape, config.encoder_widths, **options)
+
+
+def build_optimizer(config, steps):
+    """The configured optimizer with a warm-up cosine schedule over ``config.epochs × steps`` steps.
+
+    The peak learning rate is ``learning_rate``, times ``batch_size / 256`` with ``lr_scaling = "linear"``.
+    """
+    from kspectral import optimizers
+
+    peak = config.learning_rate
+    if config.lr_scaling == "linear":
+        peak = optimizers.scaled_learning_rate(peak, config.batch_size)
+    total = max(config.epochs * steps, 1)
+    schedule = optimizers.WarmupCosine(peak, total, warmup_steps=min(config.warmup_epochs * steps, total - 1))
+    try:
+        return optimizers.build_optimizer(config.optimizer, schedule, weight_decay=config.weight_decay,
+                                          momentum=config.momentum, **config.optimizer_options)
+    except (TypeError, ValueError) as exc:  # the options come from the user: report them as bad input
+        raise ValueError(f"bad optimizer_options for {config.optimizer}: {exc}") from None
+
+
+def online_probe_classes(config, dataset):
+    """The number of classes of the run's online linear probe, or ``None`` when it has none.
+
+    The probe trains on the labels that ride along with the training batches: it needs labelled in-memory training
+    images (a streamed pre-training set such as STL-10's unlabelled split has no labels; its runs keep the kNN
+    monitor only).
+    """
+    if not (config.online_probe and dataset.labelled and dataset.pretrain is None):
+        return None
+    return int(dataset.num_classes)
+
+
+def build_model(config, dataset, steps=None):
+    """The method's Keras model with the configured encoder and projector, compiled with the configured optimizer.
+
+    With ``augment_on = "device"`` the model carries the augmenters; with ``online_probe`` an online linear probe.
+    """
+    from kspectral import methods
+
+    encoder = build_encoder(config, dataset)
+    heads = {"projector": config.projector} if config.projector is not None else {}
+    extras = {}
+    if (augmenters := device_augmenters(config, dataset)) is not None:
+        extras["augmenters"] = augmenters
+    if (classes := online_probe_classes(config, dataset)) is not None:
+        extras["online_probe_classes"] = classes
+    try:
+        model = methods.create(config.method, encoder, **heads, **extras, **config.method_options)
+    except (TypeError, ValueError) as exc:  # the options come from the user: report them as bad input
+        raise ValueError(f"bad method_options for {config.method}: {exc}") from None
+    model.compile(optimizer=build_optimizer(config, steps or steps_per_epoch(config, dataset)))
+    model.build((None, *dataset.image_shape))
+    return model
+
+
+def _load_dataset(config):
+    from kspectral.data import load
+
+    return load(config.dataset, data_dir=config.data_dir, image_size=config.image_size, test_size=config.test_size,
+                seed=config.seed)
+
+
+def baseline_plan(config, dataset):
+    """``(regime, reason)``: ``("linear", None)`` when the run fits its closed form, else ``(None, why not)``."""
+    features = int(math.prod(dataset.image_shape))
+    if config.baseline == "none":
+        return None, "baseline = none"
+    if not dataset.labelled:
+        return None, "the dataset has no labels to probe the baseline with"
+    if config.baseline == "auto" and features > AUTO_BASELINE_MAX_FEATURES:
+        return None, (f"the inputs have {features} features (more than {AUTO_BASELINE_MAX_FEATURES}); set "
+                      "baseline = linear to fit it anyway, or a smaller image_size")
+    return "linear", None
+
+
+def _run_problem(config, dataset, needed):
+    if config.pairs != "augment" and not dataset.labelled and config.pairs == "labels":
+        raise ValueError("pairs = labels needs a labelled dataset; use pairs = augment or knn")
+    if config.pairs == "augment" and not needed:
+        return None
+    return build_problem(dataset, graph_for_pairs(config.pairs, config.knn_k), rounds=config.baseline_rounds,
+                         seed=config.seed, max_samples=config.baseline_samples, augment=config.augment,
+                         augment_options=config.augment_options)
+
+
+def _run_table(config, dataset, model, baseline, probes=("linear", "knn")):
+    if not dataset.labelled:
+        return []
+    raw_train, raw_test = dataset.flat("train"), dataset.flat("test")
+    options = {"knn_preset": config.knn_preset, "probes": probes, "seed": config.seed}
+    rows = [
+        probe_row("raw pixels", raw_train, raw_test, dataset, **options),
+        probe_row(f"{config.method} encoder", model.encode(dataset.x_train), model.encode(dataset.x_test), dataset,
+                  **options),
+    ]
+    if baseline is not None:
+        rows.append(probe_row(f"spectral baseline ({config.method})", baseline.transform(raw_train),
+                              baseline.transform(raw_test), dataset, **options))
+    return rows
+
+
+def _monitors(config, dataset):
+    from kspectral.callbacks import OnlineProbeMonitor
+
+    if not (config.online_probe and dataset.labelled):
+        return []
+    return [OnlineProbeMonitor(dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test,
+                               knn_preset=config.knn_preset, seed=config.seed)]
+
+
+def _baseline_dim(config, problem):
+    return min(config.baseline_dim, problem.X.shape[1])
+
+
+def train(config, out=None, callbacks=(), verbose=0, on_stage=None):
+    """Train ``config``'s method on its dataset, save the run, probe it beside its spectral baseline.
+
+    The baseline is the method's linear-regime closed form on the graph the training pairs come from (``knn``,
+    ``labels``), or on the pair graph of augmented views of the training images (``augment``).
+
+    Args:
+        config: :class:`~kspectral.runs.RunConfig` (validated here; its defaults are filled in).
+        out: run directory (default ``runs/<method>-<dataset>-<pairs>-<time>``).
+        callbacks: extra Keras callbacks (e.g. a progress display).
+        verbose: Keras ``fit`` verbosity.
+        on_stage: optional function called with a short description of each stage.
+
+    Returns:
+        :class:`RunResult`.
+    """
+    import keras
+
+    stage = on_stage or (lambda message: None)
+    config = with_defaults(config.validate())
+    started = time.perf_counter()
+    dataset = _load_dataset(config)
+    if config.batch_size > dataset.num_pretrain:
+        raise ValueError(f"batch_size={config.batch_size} is larger than the {dataset.num_pretrain} training images; "
+                         "lower --batch-size")
+    if config.pairs == "augment" and config.augment is None:  # record the preset that runs in config.json
+        config.augment = dataset.default_augment
+    regime, no_baseline = baseline_plan(config, dataset)
+    # everything that can reject the config runs before the run directory exists
+    problem = _run_problem(config, dataset, needed=regime is not None)
+    steps = steps_per_epoch(config, dataset)
+    labels = dataset.y_train if online_probe_classes(config, dataset) is not None else None
+    pairs = training_pairs(config, dataset, problem, repeat=config.steps_per_epoch is not None, labels=labels)
+    keras.utils.set_random_seed(config.seed)  # the initialisation
+    model = build_model(config, dataset, steps)
+    out, resuming = prepare_run_dir(out or default_run_dir(config), config)
+    stage(("resuming" if resuming else "training") + f" {config.method} on {config.dataset} ({config.pairs} pairs) "
+          f"→ {out}")
+    fit_callbacks = [
+        finite_backup(out / "backup"),
+        *_monitors(config, dataset),  # before the loggers: they write online_*_top1 into the epoch logs
+        history_logger(out / "history.csv", append=resuming),
+        keras.callbacks.TerminateOnNaN(),
+        *([keras.callbacks.TensorBoard(log_dir=str(out / "tensorboard"))] if config.tensorboard else []),
+        *callbacks,
+    ]
+    train_start = time.perf_counter()
+    history = model.fit(pairs, epochs=config.epochs, steps_per_epoch=steps if config.steps_per_epoch else None,
+                        callbacks=fit_callbacks, verbose=verbose, shuffle=False)
+    train_time = time.perf_counter() - train_start
+    final = {k: float(v[-1]) for k, v in history.history.items() if v}
+    if not all(math.isfinite(v) for v in final.values()):
+        kept = (f"the last finite epoch is kept in {out / 'backup'}: train again with the same --out and a lower "
+                "--learning-rate to resume from it") if (out / "backup").is_dir() else "lower --learning-rate"
+        raise FloatingPointError(f"training diverged (non-finite loss); {kept}")
+    model.save(out / "model.keras")
+    baseline, summary = None, {"estimator": None, "skipped": no_baseline}
+    if regime is not None:
+        stage("fitting the closed-form spectral baseline")
+        baseline, summary = fit_baseline(config.method, problem, _baseline_dim(config, problem), regime)
+    stage("probing" if dataset.labelled else "no probes: the dataset has no labels (probes need labelled data)")
+    rows = _run_table(config, dataset, model, baseline)
+    metrics = {
+        "method": config.method,
+        "dataset": config.dataset,
+        "pairs": config.pairs,
+        "image_shape": list(dataset.image_shape),
+        "augment": config.augment,
+        "probes": probe_dict(rows),
+        "knn_preset": config.knn_preset,
+        "spectral_baseline": summary,
+        "final_train_metrics": final,
+        "epochs": config.epochs,
+        "steps_per_epoch": steps,
+        "train_time_s": round(train_time, 2),
+        "wall_time_s": round(time.perf_counter() - started, 2),
+        "resumed": resuming,
+    }
+    write_json(out / "metrics.json", metrics)
+    shutil.rmtree(out / "backup", ignore_errors=True)
+    return RunResult(out, rows, metrics, resuming)
+
+
+def load_run_model(run_dir):
+    """The ``model.keras`` of a run directory, loaded in Keras safe mode; a clear error if it is not a kspectral model."""
+    import keras
+
+    from kspectral.methods import SSLModel
+
+    path = Path(run_dir) / "model.keras"
+    try:
+        model = keras.models.load_model(path, safe_mode=True)
+    except Exception as exc:  # noqa: BLE001 - Keras raises many kinds for a damaged or foreign file
+        raise ValueError(f"{path} could not be loaded as a kspectral model ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else 'no message'}); the file is damaged or was "
+                         "written by another kspectral version: load it with that version, or retrain the run") from None
+    if not isinstance(model, SSLModel):
+        raise ValueError(f"{path} holds a {type(model).__name__}, not a kspectral model; probe a run directory "
+                         "written by `kspectral train`")
+    return model
+
+
+def probe(run_dir, knn_preset=None, probes=("linear", "knn")):
+    """Re-evaluate a saved run: reload its model and config, recompute the probe table.
+
+    The table is also written to ``RUN_DIR/probe.json``.
+
+    Args:
+        run_dir: a run directory written by :func:`train`.
+        knn_preset: kNN probe preset (default: the run's).
+        probes: which probes to run: ``"linear"``, ``"knn"``, ``"mlp"`` (the 2×2048 MLP probe of Dubois et al.
+            2022, :func:`kspectral.probes.mlp_probe`).
+
+    Returns:
+        list of :class:`~kspectral.runs.ProbeRow`.
+    """
+    probes = check_probes(probes)
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"run directory {run_dir} does not exist")
+    for needed in ("config.json", "model.keras"):
+        if not (run_dir / needed).exists():
+            raise FileNotFoundError(f"{run_dir} is not a finished run: {needed} is missing")
+    config = RunConfig.from_dict(read_json(run_dir / "config.json", "run config"))
+    if knn_preset is not None:
+        config.knn_preset = knn_preset
+    config = with_defaults(config.validate())
+    model = load_run_model(run_dir)
+    dataset = _load_dataset(config)
+    if not dataset.labelled:
+        raise ValueError(f"{run_dir} was trained on unlabelled data ({config.dataset}); probes need labels")
+    regime, _ = baseline_plan(config, dataset)
+    problem = _run_problem(config, dataset, needed=regime is not None)
+    baseline = None
+    if regime is not None:
+        baseline, _ = fit_baseline(config.method, problem, _baseline_dim(config, problem), regime)
+    rows = _run_table(config, dataset, model, baseline, probes)
+    write_json(run_dir / "probe.json", {"knn_preset": config.knn_preset, "probes": probe_dict(rows)})
+    return rows
+
+
+def spectral(method="vicreg", graph="knn:10", dim=16, regime="auto", dataset="digits", seed=0, knn_preset="dino",
+             rounds=4, out=None, data_dir=None, image_size=None, test_size=0.2, augment=None, augment_options=None):
+    """Compute a method's closed-form spectral baseline on a dataset and graph, and probe it like a trained run.
+
+    Args:
+        method: registered method name or alias; its closed form is computed.
+        graph: ``"knn:K"``, ``"labels"``, ``"pairs"`` (two augmented views of each image, the baseline graph of
+            ``kspectral train``) or ``"augment"`` (images linked when their augmented views are neighbours).
+        dim: K, the embedding dimension.
+        regime: ``"linear"`` (fit ``Z = XW`` on the training split, apply it to the test split),
+            ``"nonparametric"`` (embed train and test images together on a graph over all of them; the test
+            labels are never used) or ``"auto"`` (nonparametric for ``knn`` and ``augment``, linear for
+            ``labels`` and ``pairs``, which cannot reach test images without their labels or views).
+        dataset: built-in dataset.
+        seed: seed of the split and the augmentations (as ``kspectral train --seed``).
+        knn_preset: kNN probe preset.
+        rounds: augmentation rounds (``pairs``) or draws (``augment``).
+        out: optional directory; ``spectral.json`` is written there.
+        data_dir, image_size, test_size: as in :class:`~kspectral.runs.RunConfig`.
+        augment, augment_options: the augmentation preset of ``pairs`` / ``augment`` graphs (default: the
+            dataset's), as ``kspectral train --augment``.
+
+    Returns:
+        :class:`SpectralResult`.
+    """
+    from kspectral.data import load
+    from kspectral.spectral import graph_report
+
+    canonical_method(method)
+    if out is not None:
+        check_out_dir(out)
+    check_graph_spec(graph)
+    if regime not in ("auto", *REGIMES):
+        raise ValueError(f"unknown regime {regime!r}; choose one of: auto, {', '.join(REGIMES)}")
+    if knn_preset not in KNN_PRESETS:
+        raise ValueError(f"unknown knn_preset {knn_preset!r}; choose one of: {', '.join(KNN_PRESETS)}")
+    if regime == "auto":
+        regime = "linear" if graph in ("labels", "pairs") else "nonparametric"
+    started = time.perf_counter()
+    data = load(dataset, data_dir=data_dir, image_size=image_size, test_size=test_size, seed=seed)
+    if not data.labelled:
+        raise ValueError(f"{dataset} has no labels; `kspectral spectral` probes the closed form and needs them")
+    raw_train, raw_test = data.flat("train").astype("float64"), data.flat("test").astype("float64")
+    if regime == "linear" and dim > raw_train.shape[1]:
+        raise ValueError(f"dim={dim} exceeds the {raw_train.shape[1]} input features of the linear regime")
+    problem = build_problem(data, graph, transductive=regime == "nonparametric", rounds=rounds, seed=seed,
+                            augment=augment, augment_options=augment_options)
+    baseline, summary = fit_baseline(method, problem, dim, regime)
+    if regime == "linear":
+        features_train, features_test = baseline.transform(raw_train), baseline.transform(raw_test)
+    else:
+        Z = baseline.embedding_
+        features_train, features_test = Z[: len(raw_train)], Z[len(raw_train):]
+    seconds = time.perf_counter() - started
+    rows = [
+        probe_row("raw pixels", raw_train, raw_test, data, knn_preset),
+        probe_row(f"{summary['estimator']} ({method}, {regime})", features_train, features_test, data, knn_preset),
+    ]
+    summary.update(graph_report=str(graph_report(problem.graph)), seconds=round(seconds, 2), probes=probe_dict(rows),
+                   knn_preset=knn_preset, method=method, dataset=dataset, graph_spec=graph)
+    if out is not None:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        write_json(Path(out) / "spectral.json", summary)
+    return SpectralResult(rows, summary)
+
+
+__all__ = ["GRAPHS", "RunResult", "SpectralResult", "build_model", "load_run_model", "probe", "spectral", "train"]
