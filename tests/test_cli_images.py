@@ -135,3 +135,20 @@ def test_a_saved_run_loads_after_importing_kspectral_methods_alone(folder_run):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split()[-2:] == ["VICReg", "AdamW"]
+
+
+def test_a_seeded_run_reproduces_across_processes(tmp_path):
+    """Two `kspectral train` processes with the same seed write the same history (no unseeded randomness)."""
+    import subprocess
+    import sys
+
+    histories = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        proc = subprocess.run([sys.executable, "-m", "kspectral_cli.main", "train", "--epochs", "2", "--batch-size",
+                               "128", "--set", "encoder_widths=16", "--projector", "16-16", "--baseline-dim", "4",
+                               "--set", "online_probe=false", "--set", "tensorboard=false", "--out", str(out)],
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        histories.append((out / "history.csv").read_text())
+    assert histories[0] == histories[1]

@@ -188,7 +188,7 @@ def training_pairs(config, dataset, problem, repeat=False, labels=None):
         if config.augment_on == "device":
             pipeline = image_batches(source, config.batch_size, labels=labels, seed=config.seed)
         else:
-            aug = dataset_augmenter(dataset, config.augment, config.augment_options)
+            aug = dataset_augmenter(dataset, config.augment, config.augment_options, seed=config.seed)
             pipeline = augmented_pairs(source, aug, config.batch_size, seed=config.seed, labels=labels)
     else:
         if config.augment_on == "device":
