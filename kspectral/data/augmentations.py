@@ -206,6 +206,15 @@ class RandomResizedCrop(keras.layers.Layer):
         return config
 
 
+def _wrapped_layer(layer, owner):
+    """The layer a wrapper holds: a Keras layer, or its saved config (when the wrapper is loaded)."""
+    if isinstance(layer, dict):
+        layer = keras.saving.deserialize_keras_object(layer)
+    if not isinstance(layer, keras.layers.Layer):
+        raise TypeError(f"{owner} wraps a Keras layer, got {type(layer).__name__}")
+    return layer
+
+
 @keras.saving.register_keras_serializable(package="kspectral")
 class RandomApply(keras.layers.Layer):
     """Apply ``layer`` to each image of the batch with probability ``rate``, independently per image.
@@ -237,11 +246,7 @@ class RandomApply(keras.layers.Layer):
 
     def __init__(self, layer, rate=0.5, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(layer, dict):
-            layer = keras.saving.deserialize_keras_object(layer)
-        if not isinstance(layer, keras.layers.Layer):
-            raise TypeError(f"RandomApply wraps a Keras layer, got {type(layer).__name__}")
-        self.layer = layer
+        self.layer = _wrapped_layer(layer, "RandomApply")
         self.rate = check_number(rate, "rate", minimum=0.0, maximum=1.0)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -346,11 +351,7 @@ class ReflectPadded(keras.layers.Layer):
 
     def __init__(self, layer, padding, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(layer, dict):
-            layer = keras.saving.deserialize_keras_object(layer)
-        if not isinstance(layer, keras.layers.Layer):
-            raise TypeError(f"ReflectPadded wraps a Keras layer, got {type(layer).__name__}")
-        self.layer = layer
+        self.layer = _wrapped_layer(layer, "ReflectPadded")
         self.padding = check_positive_int(padding, "padding", minimum=0)
 
     def _padded(self, input_shape):
