@@ -177,7 +177,7 @@ def test_hop_dimension_separates_manifolds_from_feature_graphs():
     d_feat, _ = eigen.hop_dimension(laplacian(knn_graph(feats, 10)))
     d_roll, _ = eigen.hop_dimension(laplacian(knn_graph(roll, 10)))
     assert d_roll < eigen.SHIFT_INVERT_MAX_DIM < d_feat
-    assert 1.5 < d_roll < 2.3
+    assert 1.8 < d_roll < 2.0  # the Swiss roll is a 2-D manifold (measured 1.91)
     assert d_feat > 4
 
 
