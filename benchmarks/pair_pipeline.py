@@ -13,10 +13,7 @@ Three measurements in one process, at each image side (32 px and 96 px by defaul
   ``conv`` encoder (``kspectral.encoders.build_encoder("conv", (side, side, 3))``, widths 32-64-128) and a
   ``"512-512"`` projector, AdamW, through ``fit()`` on one pre-made batch of pairs repeated (no input pipeline).
 - ``device``: the cost of ``augment_on = "device"`` on this CPU: the step with the augmentation inside it,
-  ``VICReg(..., augmenters=...)`` fitted on one batch of raw images repeated, against ``step``. (Where
-  :class:`kspectral.methods.SSLModel` takes no ``augmenters``, a plain ``tf.function`` applies the augmenters and
-  then calls ``model.train_step``, against the same ``tf.function`` without them; the JSON records which, as
-  ``mechanism``.)
+  ``VICReg(..., augmenters=...)`` fitted on one batch of raw images repeated, against ``step``.
 
 ``ratio = pipeline / step`` at the same side; the goal of issue 8 is ``ratio ≥ 3`` (the pipeline must not starve
 the step). Every configuration is warmed up first (tracing); each round times ``--steps`` batches of every
@@ -36,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import inspect
 import json
 import os
 import platform
@@ -122,73 +118,27 @@ def build_model(side, widths, projector, seed=0, **kwargs):
 
 
 class FitStep:
-    """``model.fit`` on one pre-made batch of pairs, repeated."""
+    """``model.fit`` on one pre-made batch, repeated: pairs (the plain step) or raw images (``augmenters=``, the
+    ``augment_on = "device"`` step, which draws the views inside the train step)."""
 
-    def __init__(self, x, side, widths, projector):
+    def __init__(self, x, side, widths, projector, augmenters=None):
         import tensorflow as tf
 
-        self.model = build_model(side, widths, projector)
-        a, b = x, np.ascontiguousarray(x[:, :, ::-1])  # a pair: the image and its mirror
-        self.ds = tf.data.Dataset.from_tensors((a, b)).repeat()
+        if augmenters is None:
+            self.mechanism = None
+            self.model = build_model(side, widths, projector)
+            batch = (x, np.ascontiguousarray(x[:, :, ::-1]))  # a pair: the image and its mirror
+        else:
+            self.mechanism = "SSLModel(augmenters=...) through fit() on raw images"
+            self.model = build_model(side, widths, projector, augmenters=list(augmenters[:2]))
+            batch = x
+        self.ds = tf.data.Dataset.from_tensors(batch).repeat()
 
     def run(self, steps):
         start = time.perf_counter()
         history = self.model.fit(self.ds, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False).history
         seconds = time.perf_counter() - start
         _check_finite(history["loss"][-1], "fit step")
-        return seconds
-
-
-def device_api_available():
-    """Whether :class:`~kspectral.methods.SSLModel` takes the augmenters itself (``augment_on = "device"``)."""
-    from kspectral.methods import SSLModel
-
-    return "augmenters" in inspect.signature(SSLModel.__init__).parameters
-
-
-class DeviceStep:
-    """The train step with the augmentation inside it, or (``augmenters=None``) the same step without it."""
-
-    def __init__(self, x, side, widths, projector, augmenters):
-        import tensorflow as tf
-
-        self.images = tf.constant(x)
-        if augmenters is not None and device_api_available():
-            self.mechanism = "SSLModel(augmenters=...) through fit() on raw images"
-            self.model = build_model(side, widths, projector, augmenters=list(augmenters[:2]))
-            self.ds = tf.data.Dataset.from_tensors(x).repeat()
-            self.run = self._run_fit
-            return
-        self.mechanism = "tf.function: augmenters, then model.train_step"
-        self.model = build_model(side, widths, projector)
-        self.model.build((None, side, side, 3))
-        self.model.optimizer.build(self.model.trainable_variables)
-        mirror = tf.constant(np.ascontiguousarray(x[:, :, ::-1]))
-
-        def step(images):
-            if augmenters is None:
-                views = (images, mirror)
-            else:
-                views = tuple(aug(images, training=True) for aug in augmenters[:2])
-            return self.model.train_step(views)
-
-        self.step = tf.function(step)
-
-    def _run_fit(self, steps):
-        start = time.perf_counter()
-        history = self.model.fit(self.ds, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False).history
-        seconds = time.perf_counter() - start
-        _check_finite(history["loss"][-1], "device step")
-        return seconds
-
-    def run(self, steps):
-        start = time.perf_counter()
-        logs = None
-        for _ in range(steps):
-            logs = self.step(self.images)
-        loss = float(logs["loss"])  # waits for the last step
-        seconds = time.perf_counter() - start
-        _check_finite(loss, "device step")
         return seconds
 
 
@@ -217,11 +167,9 @@ def run_side(side, settings, presets, small_views, parallel, device_presets, log
             key = f"pipeline[{preset}]" if mode == "sequential" else f"pipeline[{preset}, parallel]"
             runners[key] = Pipeline(x, preset, side, batch, small_views, deterministic=mode == "sequential")
             views[key] = runners[key].views
-    if not device_api_available():  # the fallback's own step without augmentation; else "step" is the reference
-        runners["device[none]"] = DeviceStep(x_batch, side, settings["widths"], settings["projector"], None)
     for preset in device_presets:
-        runners[f"device[{preset}]"] = DeviceStep(x_batch, side, settings["widths"], settings["projector"],
-                                                  build_augmenters(preset, side, small_views, seed=1))
+        runners[f"device[{preset}]"] = FitStep(x_batch, side, settings["widths"], settings["projector"],
+                                               build_augmenters(preset, side, small_views, seed=1))
     for name, runner in runners.items():  # trace, compile and fill the prefetch buffers outside the timings
         runner.run(2)
     log(f"  {side} px: warmed up {len(runners)} configurations; timing {rounds} × {steps} batches of {batch}")
@@ -229,7 +177,7 @@ def run_side(side, settings, presets, small_views, parallel, device_presets, log
     images = steps * batch
     rate = {name: median_rate(t, images) for name, t in times.items()}
     step_rate = rate["step"]
-    reference = rate.get("device[none]", step_rate)
+    reference = step_rate
     result = {
         "batch": batch,
         "images_in_memory": n,
