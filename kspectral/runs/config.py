@@ -147,7 +147,7 @@ class RunConfig:
             value, minimum = getattr(self, name), 2 if name in ("batch_size", "baseline_samples") else 1
             if value is not None and value < minimum:
                 raise ValueError(f"{name} must be an integer ≥ {minimum}, got {value!r}")
-        if self.warmup_epochs < 0 or self.warmup_epochs >= max(self.epochs, 1) and self.warmup_epochs > 0:
+        if self.warmup_epochs < 0 or 0 < self.epochs <= self.warmup_epochs:
             raise ValueError(f"warmup_epochs must lie in [0, epochs), got {self.warmup_epochs!r}")
         if not 0 <= self.seed < 2**32:
             raise ValueError(f"seed must be an integer in [0, 2³²), got {self.seed!r}")

@@ -78,10 +78,6 @@ def dataset_augmenter(dataset, preset=None, options=None, seed=None):
     return augmenter(name, seed=None if seed is None else int(seed), **options)
 
 
-def _seeded_augmenter(dataset, seed, preset=None, options=None):
-    return dataset_augmenter(dataset, preset, options, seed=seed)
-
-
 def _view_pair(aug):
     """The augmenters of the two views: one augmenter twice, or the first two of a sequence (e.g. BYOL's pair, or
     multi-crop's two large views)."""
@@ -102,7 +98,7 @@ def augmented_views(dataset, rounds, seed, rows=None, augment=None, augment_opti
     augmenter per view (``byol``, ``vicreg``, ``multicrop``) draws each view from its own distribution (multi-crop:
     the two large views).
     """
-    aug_a, aug_b = _view_pair(_seeded_augmenter(dataset, seed, augment, augment_options))
+    aug_a, aug_b = _view_pair(dataset_augmenter(dataset, augment, augment_options, seed=seed))
     x = dataset.x_train if rows is None else dataset.x_train[rows]
     first, second = [], []
     for _ in range(rounds):
@@ -155,7 +151,7 @@ def build_problem(dataset, spec, *, transductive=False, rounds=4, seed=0, max_sa
         description = f"pair graph of {rounds}×{n} augmented pairs"
         return GraphProblem(views, pair_graph(n * rounds), description, spec)
     if spec == "augment":
-        aug = _view_pair(_seeded_augmenter(dataset, seed + 1, augment, augment_options))[0]
+        aug = _view_pair(dataset_augmenter(dataset, augment, augment_options, seed=seed + 1))[0]
         shape = dataset.image_shape
 
         def draw(batch, rng):  # the augmenter carries its own seeded state; rng is not needed

@@ -158,7 +158,7 @@ def baseline_plan(config, dataset):
 
 
 def _run_problem(config, dataset, needed):
-    if config.pairs != "augment" and not dataset.labelled and config.pairs == "labels":
+    if config.pairs == "labels" and not dataset.labelled:
         raise ValueError("pairs = labels needs a labelled dataset; use pairs = augment or knn")
     if config.pairs == "augment" and not needed:
         return None
