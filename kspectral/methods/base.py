@@ -286,8 +286,7 @@ class SSLModel(keras.Model):
         """Embeddings ``projector(encoder(inputs))`` (the representations if there is no projector)."""
         inputs = ops.convert_to_tensor(inputs)
         self._ensure_built(inputs)
-        h = self.encoder(inputs, training=training)
-        return h if self.projector is None else self.projector(h, training=training)
+        return self._encode_and_project(inputs, training)[1]
 
     def _encode_and_project(self, inputs, training):
         h = self.encoder(inputs, training=training)
