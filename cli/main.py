@@ -167,6 +167,26 @@ def train(
                                         show_default="10"),
     baseline_dim: Optional[int] = typer.Option(None, "--baseline-dim", help="Dimension of the spectral baseline.",
                                                show_default="32"),
+    strategy: Optional[str] = typer.Option(
+        None, help="tf.distribute strategy: auto, one, mirrored, multiworker (reads TF_CONFIG) or tpu.",
+        show_default="auto",
+    ),
+    cpu_devices: Optional[int] = typer.Option(
+        None, "--cpu-devices", help="Split the CPU into N logical devices (try --strategy mirrored without GPUs).",
+        show_default="the whole CPU",
+    ),
+    precision: Optional[str] = typer.Option(None, help="fp32, bf16 (mixed_bfloat16) or fp16 (mixed_float16).",
+                                            show_default="fp32"),
+    jit: Optional[bool] = typer.Option(None, "--jit/--no-jit", help="XLA-compile the train step.",
+                                       show_default="on for GPUs and TPUs, off on CPUs"),
+    checkpoint_every: Optional[int] = typer.Option(
+        None, "--checkpoint-every", help="Also checkpoint every N steps (a killed run resumes from there).",
+        show_default="every epoch",
+    ),
+    deterministic: Optional[bool] = typer.Option(
+        None, "--deterministic", help="Deterministic TensorFlow ops: bit-identical repeat runs on CPU.",
+        show_default="off",
+    ),
     recipe: Optional[str] = typer.Option(
         None, help="Recipe: a TOML file or a shipped recipe name (see `kspectral recipes`); options override it."
     ),
@@ -188,6 +208,9 @@ def train(
         augment=augment, augment_on=augment_on, epochs=epochs, steps_per_epoch=steps_per_epoch,
         batch_size=batch_size, pairs=pairs, seed=seed, projector=projector, encoder=encoder, stem=stem,
         optimizer=optimizer, learning_rate=learning_rate, knn_k=knn_k, baseline_dim=baseline_dim,
+        strategy=strategy, cpu_devices=cpu_devices, precision=precision,
+        jit=None if jit is None else ("on" if jit else "off"), checkpoint_every=checkpoint_every,
+        deterministic=deterministic,
     )
     _import_tensorflow()
     from kspectral import runs

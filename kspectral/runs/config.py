@@ -21,12 +21,18 @@ DEFAULT_PROJECTOR = "1024-1024-1024"
 KNN_PRESETS = ("dino", "instdisc")
 
 #: fields that may differ when an interrupted run is resumed (e.g. a lower learning rate after a divergence)
-RESUMABLE_CHANGES = ("epochs", "learning_rate", "weight_decay")
+RESUMABLE_CHANGES = ("epochs", "learning_rate", "weight_decay", "checkpoint_every", "tensorboard")
 
 
 AUGMENT_ON = ("data", "device")
 LR_SCALING = ("none", "linear")
 BASELINES = ("auto", "linear", "none")
+#: distribution strategies (:func:`kspectral.distribute.make_strategy`)
+STRATEGIES = ("auto", "one", "mirrored", "multiworker", "tpu")
+#: numeric precisions: Keras dtype policies float32, mixed_bfloat16, mixed_float16
+PRECISIONS = ("fp32", "bf16", "fp16")
+#: XLA compilation of the train step: "auto" (on for GPUs and TPUs, off on CPUs), "on", "off"
+JIT = ("auto", "on", "off")
 #: the largest input dimension for which ``baseline = "auto"`` fits the linear closed form (a D×D eigenproblem)
 AUTO_BASELINE_MAX_FEATURES = 4096
 
@@ -79,6 +85,18 @@ class RunConfig:
         online_probe: train a linear probe on the stop-gradient representations during training and report
             ``online_linear_top1`` and ``online_knn_top1`` on the test split each epoch (labelled data only).
         tensorboard: write TensorBoard logs to ``RUN_DIR/tensorboard``.
+        strategy: ``tf.distribute`` strategy: ``"auto"`` (mirrored over all GPUs when there are several, else one
+            device), ``"one"``, ``"mirrored"`` (all GPUs, or the logical CPUs of ``cpu_devices``),
+            ``"multiworker"`` (``MultiWorkerMirroredStrategy``, configured by ``TF_CONFIG``) or ``"tpu"``.
+        cpu_devices: split the CPU into this many logical devices (``None``: leave it whole), so that ``mirrored``
+            can run on a machine without GPUs; the batch size must be a multiple of it.
+        precision: ``"fp32"``, ``"bf16"`` (``mixed_bfloat16``) or ``"fp16"`` (``mixed_float16``, with loss scaling);
+            the losses, statistics and probes compute in float32.
+        jit: XLA-compile the train step: ``"auto"`` (on GPUs and TPUs, off on CPUs, where it was measured slower
+            for convnets), ``"on"`` or ``"off"``.
+        checkpoint_every: also checkpoint every this many steps (``None``: at the end of each epoch only).
+        deterministic: make TensorFlow's ops deterministic (``tf.config.experimental.enable_op_determinism``), so
+            that repeated runs are bit-identical on CPU.
         method_options: extra keyword arguments of the method class (e.g. ``{"invariance_weight": 10}``).
 
     Example:
@@ -120,6 +138,12 @@ class RunConfig:
     knn_preset: str = "dino"
     online_probe: bool = True
     tensorboard: bool = True
+    strategy: str = "auto"
+    cpu_devices: int | None = None
+    precision: str = "fp32"
+    jit: str = "auto"
+    checkpoint_every: int | None = None
+    deterministic: bool = False
     method_options: dict = field(default_factory=dict)
 
     def validate(self):
@@ -142,11 +166,18 @@ class RunConfig:
         _check_choice("lr_scaling", self.lr_scaling, LR_SCALING)
         _check_choice("baseline", self.baseline, BASELINES)
         _check_choice("knn_preset", self.knn_preset, KNN_PRESETS)
+        _check_choice("strategy", self.strategy, STRATEGIES)
+        _check_choice("precision", self.precision, PRECISIONS)
+        _check_choice("jit", self.jit, JIT)
         for name in ("epochs", "batch_size", "knn_k", "baseline_dim", "baseline_rounds", "baseline_samples",
-                     "image_size", "steps_per_epoch"):
+                     "image_size", "steps_per_epoch", "cpu_devices", "checkpoint_every"):
             value, minimum = getattr(self, name), 2 if name in ("batch_size", "baseline_samples") else 1
             if value is not None and value < minimum:
                 raise ValueError(f"{name} must be an integer ≥ {minimum}, got {value!r}")
+        if self.cpu_devices is not None and self.batch_size % self.cpu_devices:
+            raise ValueError(f"batch_size={self.batch_size} does not split over cpu_devices={self.cpu_devices}: each "
+                             "replica takes batch_size / cpu_devices pairs; choose a batch size that is a multiple of "
+                             "it")
         if self.warmup_epochs < 0 or 0 < self.epochs <= self.warmup_epochs:
             raise ValueError(f"warmup_epochs must lie in [0, epochs), got {self.warmup_epochs!r}")
         if not 0 <= self.seed < 2**32:
@@ -199,7 +230,9 @@ FIELD_TYPES = {
     "learning_rate": float, "lr_scaling": str, "weight_decay": float, "momentum": float, "optimizer_options": dict,
     "warmup_epochs": int,
     "seed": int, "test_size": float, "baseline": str, "baseline_dim": int, "baseline_rounds": int,
-    "baseline_samples": int, "knn_preset": str, "online_probe": bool, "tensorboard": bool, "method_options": dict,
+    "baseline_samples": int, "knn_preset": str, "online_probe": bool, "tensorboard": bool, "strategy": str, "cpu_devices": (int, type(None)),
+    "precision": str, "jit": str, "checkpoint_every": (int, type(None)), "deterministic": bool,
+    "method_options": dict,
 }
 
 
