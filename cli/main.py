@@ -105,9 +105,34 @@ def _progress_callback(epochs):
             self.progress.update(self.task, completed=epoch + 1, metrics=shown)
 
         def on_train_end(self, logs=None):
-            self.progress.stop()
+            self.stop()
+
+        def stop(self):
+            """Stop the live display (also when training is interrupted, so the terminal is left clean)."""
+            progress = getattr(self, "progress", None)
+            if progress is not None:
+                progress.stop()
 
     return RichProgress()
+
+
+class Interrupted(Exception):
+    """A run stopped by Ctrl-C; the message says where it resumes from.
+
+    Typer turns a ``KeyboardInterrupt`` raised inside a command into a silent exit code 130, so a command that has
+    something to say about the interrupt (``train``: which ``--out`` resumes it) raises this instead, and
+    :func:`main` prints it.
+    """
+
+
+def _default_out(config):
+    """``runs/<method>-<dataset>-<pairs>-<time>`` (:func:`kspectral.runs.default_run_dir`, which keeps it in ``runs/``).
+
+    Only ``--out`` chooses where a run writes; a recipe or ``--set`` value never places it elsewhere.
+    """
+    from kspectral.runs import default_run_dir
+
+    return default_run_dir(config)
 
 
 def _print_table(rows, title):
@@ -215,12 +240,22 @@ def train(
     _import_tensorflow()
     from kspectral import runs
 
-    result = runs.train(
-        config,
-        out=out,
-        callbacks=[_progress_callback(config.epochs)],
-        on_stage=lambda message: console.print(f"[dim]· {message}[/]"),
-    )
+    out = Path(out) if out is not None else _default_out(config)  # named here: the interrupt line shows it
+    progress = _progress_callback(config.epochs)
+    try:
+        result = runs.train(
+            config,
+            out=out,
+            callbacks=[progress],
+            on_stage=lambda message: console.print(f"[dim]· {message}[/]"),
+        )
+    except KeyboardInterrupt:
+        progress.stop()
+        if (out / "backup").is_dir() or (out / "model.keras").exists():  # a checkpoint, or a trained model
+            kept = f"its last checkpoint is kept: resume it with the same options and --out {_quote(out)}"
+        else:
+            kept = "it stopped before its first checkpoint: nothing to resume, start it again"
+        raise Interrupted(f"interrupted; {kept}") from None
     m = result.metrics
     if result.rows:
         _print_table(result.rows, f"Top-1 on the {config.dataset} test split (kNN preset: {config.knn_preset})")
@@ -301,12 +336,12 @@ def recipes(
     show: Optional[str] = typer.Option(None, "--show", help="Print this recipe (a shipped name or a file).")
 ):
     """List the shipped training recipes (use one with `kspectral train --recipe NAME`), or print one."""
-    from kspectral.recipes import find_recipe, list_recipes, recipe_summary
+    from kspectral.recipes import find_recipe, list_recipes, read_recipe_text, recipe_summary
 
     if show is not None:
         path = find_recipe(show)
         console.print(f"[dim]# {path}[/]")
-        console.print(path.read_text(encoding="utf-8"), highlight=False, markup=False, soft_wrap=True)
+        console.print(read_recipe_text(path), highlight=False, markup=False, soft_wrap=True)
         return
     for path in list_recipes():
         summary = recipe_summary(path).splitlines()
@@ -357,6 +392,34 @@ def _error(message):
     print(f"kspectral: error: {message}", file=sys.stderr, flush=True)
 
 
+def _quote(path):
+    """``path`` as a shell word (quoted when it holds spaces or shell characters)."""
+    import shlex
+
+    return shlex.quote(str(path))
+
+
+#: the line printed for an interrupt that no command explains further
+INTERRUPTED = ("interrupted (a training run resumes from its last checkpoint when started again with the same "
+               "options and --out)")
+
+
+def _os_error_message(exc):
+    """One line for an ``OSError``: the path, the problem, the fix (Python's own text lacks the fix)."""
+    if exc.filename is None or exc.strerror is None:  # raised by kspectral with its own message
+        return str(exc)
+    path = exc.filename if exc.filename2 is None else f"{exc.filename} → {exc.filename2}"
+    fixes = {
+        "FileNotFoundError": "check the path",
+        "FileExistsError": "remove it or choose another path",
+        "NotADirectoryError": "a part of the path is a file, not a folder; choose another path",
+        "IsADirectoryError": "give a file, not a folder",
+        "PermissionError": "choose a path you may write to (or change its permissions)",
+    }
+    fix = fixes.get(type(exc).__name__, "check the path, its permissions and the free disk space")
+    return f"{path}: {exc.strerror.lower()}; {fix}"
+
+
 def main(argv=None):
     """Console-script entry point: run the app, report errors in one line with a proper exit code.
 
@@ -374,16 +437,23 @@ def main(argv=None):
         return command.main(args=argv, prog_name="kspectral")
     try:
         code = command.main(args=argv, prog_name="kspectral", standalone_mode=False)
+        if code == 130:  # Typer returns 130 for a KeyboardInterrupt raised inside a command
+            print(f"kspectral: {INTERRUPTED}", file=sys.stderr, flush=True)
     except typer.Exit as exc:
         code = exc.exit_code
     except _ClickException as exc:
         _error(exc.format_message())
         code = exc.exit_code
-    except (typer.Abort, KeyboardInterrupt):
-        print("kspectral: interrupted (a training run resumes from its last completed epoch when started again "
-              "with the same --out)", file=sys.stderr, flush=True)
+    except Interrupted as exc:
+        print(f"kspectral: {exc}", file=sys.stderr, flush=True)
         code = 130
-    except (ValueError, OSError) as exc:  # bad input: a value, a recipe, a path
+    except (typer.Abort, KeyboardInterrupt):
+        print(f"kspectral: {INTERRUPTED}", file=sys.stderr, flush=True)
+        code = 130
+    except OSError as exc:  # bad input: a path
+        _error(_os_error_message(exc))
+        code = 2
+    except ValueError as exc:  # bad input: a value, a recipe, a file's content
         _error(exc)
         code = 2
     except FloatingPointError as exc:  # a run that diverged; its message says how to resume

@@ -592,6 +592,8 @@ def plot_run(run_dir, *, model=None, dataset=None, out_dir=None, embedding="pca"
 
     Raises:
         FileNotFoundError: ``run_dir`` does not exist.
+        ValueError: ``out_dir`` exists and is not a directory.
+        OSError: ``out_dir`` cannot be created (e.g. no permission).
 
     Example:
         >>> written = plot_run("runs/quick")            # doctest: +SKIP
@@ -605,6 +607,9 @@ def plot_run(run_dir, *, model=None, dataset=None, out_dir=None, embedding="pca"
         raise ValueError(f"embedding must be 'pca' or 'tsne', got {embedding!r}")
     max_points = check_positive_int(max_points, "max_points", minimum=3)
     out_dir = Path(out_dir) if out_dir is not None else run_dir / "plots"
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"--out {out_dir} exists and is not a directory; choose a folder for the PNGs")
+    out_dir.mkdir(parents=True, exist_ok=True)  # an unwritable place fails here, before any figure is drawn
     result = Plots()
 
     def skip(name, reason):

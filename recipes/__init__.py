@@ -39,6 +39,16 @@ def find_recipe(name_or_path):
     raise FileNotFoundError(f"no recipe file or shipped recipe named {name_or_path!r}; shipped recipes: {names}")
 
 
+def read_recipe_text(path):
+    """The text of a recipe file, or a ``ValueError`` naming the file when it is not UTF-8 text."""
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"recipe {path} is not UTF-8 text (byte {exc.start}: {exc.reason}); save it as "
+                         "UTF-8") from None
+
+
 def parse_recipe_name(name):
     """The fields a recipe's file name states: method, encoder, batch size, epochs and dataset.
 
@@ -67,7 +77,7 @@ def recipe_summary(name_or_path):
         'Aims at 92.07 % online linear '
     """
     lines = []
-    for line in find_recipe(name_or_path).read_text(encoding="utf-8").splitlines():
+    for line in read_recipe_text(find_recipe(name_or_path)).splitlines():
         if not line.startswith("#"):
             break
         lines.append(line[1:].strip())

@@ -70,3 +70,51 @@ def test_graph_pairs_errors():
         graph_pairs(x, label_graph([0, 0, 1, 1]))
     with pytest.raises(ValueError, match="no edges"):
         graph_pairs(x, np.zeros((3, 3)))
+
+
+def _batches(ds, count):
+    return [tuple(np.asarray(part) for part in batch) for batch in ds.take(count)]
+
+
+def _same(first, second):
+    return all(np.array_equal(a, b) for x, y in zip(first, second) for a, b in zip(x, y))
+
+
+def test_resumable_streams_are_a_pure_function_of_seed_and_step(digits_data):
+    """start_step=t0 gives the batches t0, t0+1, ... of the stream from 0, whatever was drawn before."""
+    import tensorflow as tf
+
+    from kspectral.data import image_batches
+    from kspectral.spectral import knn_graph
+
+    x, y = digits_data.x_train, digits_data.y_train
+    per_pass = len(x) // 64  # 22 batches per pass over the samples
+    whole = _batches(augmented_pairs(x, digits_augmenter(seed=3), 64, seed=1, labels=y, start_step=0), 30)
+    tail = _batches(augmented_pairs(x, digits_augmenter(seed=3), 64, seed=1, labels=y, start_step=20), 10)
+    assert _same(whole[20:30], tail)  # across the end of the first pass
+    assert not np.array_equal(whole[0][0], whole[per_pass][0])  # the second pass draws new views
+    other = _batches(augmented_pairs(x, digits_augmenter(seed=3), 64, seed=2, labels=y, start_step=20), 1)
+    assert not np.array_equal(other[0][0], tail[0][0])  # another seed, another stream
+    images = _batches(image_batches(x, 64, labels=y, seed=1, start_step=0), 25)
+    assert _same(images[23:25], _batches(image_batches(x, 64, labels=y, seed=1, start_step=23), 2))
+    G = knn_graph(digits_data.flat("train").astype(np.float64), 5)
+    pairs = _batches(graph_pairs(x, G, 64, seed=2, labels=y, start_step=0), 8)
+    assert _same(pairs[5:8], _batches(graph_pairs(x, G, 64, seed=2, labels=y, start_step=5), 3))
+    stream = tf.data.Dataset.from_tensor_slices((x[:300], y[:300]))  # replayed, not indexed
+    replay = _batches(augmented_pairs(stream, digits_augmenter(seed=3), 64, seed=1, start_step=0), 9)
+    assert _same(replay[6:9], _batches(augmented_pairs(stream, digits_augmenter(seed=3), 64, seed=1, start_step=6), 3))
+    with pytest.raises(ValueError, match="start_step must be None or an integer ≥ 0"):
+        augmented_pairs(x, digits_augmenter(), 64, start_step=-1)
+
+
+def test_resumable_stream_passes_visit_every_sample_once(digits_data):
+    """Each pass of the stream is a permutation of the samples (seeded with (seed, pass))."""
+    from kspectral.data import image_batches
+
+    x = digits_data.x_train[:200]
+    ids = np.arange(200, dtype=np.float32).reshape(200, 1, 1, 1) * np.ones_like(x)
+    batches = [np.asarray(b)[:, 0, 0, 0] for b in image_batches(ids, 50, seed=4, start_step=0).take(8)]
+    first, second = np.concatenate(batches[:4]), np.concatenate(batches[4:])
+    np.testing.assert_array_equal(np.sort(first), np.arange(200))
+    np.testing.assert_array_equal(np.sort(second), np.arange(200))
+    assert not np.array_equal(first, second)  # each pass is shuffled anew

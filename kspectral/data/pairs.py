@@ -10,6 +10,20 @@
 Labels ride along for the online linear probe (``SSLModel(..., online_probe_classes=C)``): given ``labels``, each
 pipeline also yields the batch's class indices ``y`` as the last element, with ``−1`` marking unlabelled samples
 (e.g. STL-10's ``unlabelled`` split), which the probe skips.
+
+Resumable streams (``start_step=t0``): each pipeline can instead be one endless stream whose batch ``t`` is a pure
+function of ``(seed, t)``, starting at batch ``t0``. This is what ``kspectral train`` fits on, so that a run killed
+at step ``t0`` and resumed sees exactly the batches an uninterrupted run would:
+
+- the samples of pass ``e`` (``⌊t / batches_per_pass⌋``) are ordered by a stateless shuffle seeded with
+  ``(seed, e)`` (``tf.random.experimental.stateless_shuffle``); batch ``t`` is the ``t mod batches_per_pass``-th
+  batch of that order. Only index batches are skipped to reach ``t0``, so starting mid-pass costs nothing;
+- graph pairs of batch ``t`` are drawn with ``tf.random.stateless_uniform`` seeded with ``(seed, t)``;
+- before the augmenters draw batch ``t``, the state of each of their ``keras.random.SeedGenerator`` s is set to
+  ``(its seed, 64·t)`` (batches are augmented one after the other), so the views of batch ``t`` do not depend on
+  what was drawn before. The seeds repeat after 2³¹/64 ≈ 33 million steps;
+- a streamed ``tf.data.Dataset`` ``x`` cannot be indexed: its order is replayed (a seeded shuffle buffer, repeated)
+  and the first ``t0`` batches are skipped before any augmentation; the stream itself must read in a fixed order.
 """
 
 from __future__ import annotations
@@ -25,6 +39,60 @@ from kspectral.spectral.graphs import validate_graph
 
 #: default shuffle buffer of a streamed ``tf.data.Dataset`` (samples held in the buffer)
 SHUFFLE_BUFFER = 10_000
+#: seed-counter values reserved for one batch of a resumable stream (random draws per augmenter layer and batch)
+SEED_STRIDE = 64
+#: the last step index of an endless stream
+_ENDLESS = 2**62
+
+
+def _check_start(start_step):
+    if start_step is None:
+        return None
+    if isinstance(start_step, bool) or not isinstance(start_step, (int, np.integer)) or start_step < 0:
+        raise ValueError(f"start_step must be None or an integer ≥ 0 (the first batch of the stream), got {start_step!r}")
+    return int(start_step)
+
+
+def seed_states(layers):
+    """The ``keras.random.SeedGenerator`` state variables of ``layers`` (a layer, or a sequence of them), deduplicated.
+
+    Each is an int64 variable ``[seed, counter]``; a random draw reads it and advances the counter.
+    """
+    layers = layers if isinstance(layers, (list, tuple)) else [layers]
+    states, seen = [], set()
+    for layer in layers:
+        for v in getattr(layer, "variables", ()):
+            if v.path.endswith("seed_generator_state") and id(v) not in seen:
+                seen.add(id(v))
+                states.append(v)
+    return states
+
+
+def _reseeder(augmenters):
+    """A function ``t → control ops`` that sets every seed state of ``augmenters`` to ``(its seed, SEED_STRIDE·t)``."""
+    states = seed_states(list(augmenters))
+    bases = [int(np.asarray(s.numpy())[0]) for s in states]
+
+    def reseed(t):
+        t = tf.cast(t, tf.int64)
+        return [s.assign(tf.stack([tf.constant(b, tf.int64), t * SEED_STRIDE])) for s, b in zip(states, bases)]
+
+    return reseed
+
+
+def _indexed_batches(n, batch_size, seed, drop_remainder, shuffle, start_step):
+    """``(t, indices)`` from batch ``start_step`` on: pass ``e`` orders the samples by a shuffle seeded ``(seed, e)``."""
+    per_pass = n // batch_size if drop_remainder else math.ceil(n / batch_size)
+    first_pass, offset = divmod(start_step, per_pass)
+
+    def one_pass(e):
+        order = tf.range(n, dtype=tf.int64)
+        if shuffle:
+            order = tf.random.experimental.stateless_shuffle(order, seed=tf.stack([tf.constant(seed, tf.int64), e]))
+        indices = tf.data.Dataset.from_tensor_slices(order).batch(batch_size, drop_remainder=drop_remainder)
+        return tf.data.Dataset.zip((tf.data.Dataset.range(e * per_pass, (e + 1) * per_pass), indices))
+
+    return tf.data.Dataset.range(first_pass, _ENDLESS).flat_map(one_pass).skip(offset)
 
 
 def _as_samples(x, name="x"):
@@ -89,10 +157,12 @@ def _stream_spec(ds, name="x"):
     )
 
 
-def _samples_dataset(x, labels, batch_size, shuffle, seed, shuffle_buffer, drop_remainder, name="x"):
+def _samples_dataset(x, labels, batch_size, shuffle, seed, shuffle_buffer, drop_remainder, name="x",
+                     start_step=None):
     """Shuffled batches of ``x`` (array or unbatched ``tf.data.Dataset``), as ``images`` or ``(images, labels)``.
 
-    Returns the batched dataset and whether it carries labels.
+    Returns the batched dataset and whether it carries labels. With ``start_step``, the dataset is the endless stream
+    of ``(t, images)`` or ``(t, images, labels)`` from batch ``start_step`` on (see the module's docstring).
     """
     if isinstance(x, tf.data.Dataset):
         if labels is not None:
@@ -121,11 +191,29 @@ def _samples_dataset(x, labels, batch_size, shuffle, seed, shuffle_buffer, drop_
             if n is not None:
                 buffer = min(buffer, n)
             ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
-        return ds.batch(batch_size, drop_remainder=drop_remainder), has_labels
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+        if start_step is not None:  # replay the seeded order, skipping whole batches before any augmentation
+            ds = ds.repeat().skip(start_step)
+            ds = tf.data.Dataset.zip((tf.data.Dataset.range(start_step, _ENDLESS), ds))
+
+            def flat(t, batch):
+                return (t, *batch) if has_labels else (t, batch)
+
+            ds = ds.map(flat)
+        return ds, has_labels
     x = _as_samples(x, name)
     y = _as_labels(labels, x.shape[0])
     batch_size = _check_batch(batch_size, x.shape[0])
     _check_remainder(x.shape[0], batch_size, drop_remainder)
+    if start_step is not None:
+        samples = tf.constant(x)
+        node_labels = None if y is None else tf.constant(y, tf.int64)
+
+        def gather(t, i):
+            return (t, tf.gather(samples, i)) if y is None else (t, tf.gather(samples, i), tf.gather(node_labels, i))
+
+        indexed = _indexed_batches(x.shape[0], batch_size, seed, drop_remainder, shuffle, start_step)
+        return indexed.map(gather), y is not None
     ds = tf.data.Dataset.from_tensor_slices(x if y is None else (x, y))
     if shuffle:
         ds = ds.shuffle(x.shape[0], seed=seed, reshuffle_each_iteration=True)
@@ -154,7 +242,7 @@ def _view_augmenters(augmenter):
 
 
 def augmented_pairs(x, augmenter, batch_size=256, *, shuffle=True, seed=0, drop_remainder=True,
-                    deterministic=True, labels=None, shuffle_buffer=None):
+                    deterministic=True, labels=None, shuffle_buffer=None, start_step=None):
     """Batches of augmented views of the same samples: two views, or one per augmenter.
 
     Each pass reshuffles the samples and draws new augmentations, so every epoch sees new pairs.
@@ -182,6 +270,10 @@ def augmented_pairs(x, augmenter, batch_size=256, *, shuffle=True, seed=0, drop_
             then yielded after the views (for the online probe). A dataset ``x`` of ``(sample, label)`` pairs
             yields its labels without this argument.
         shuffle_buffer: shuffle buffer of a dataset ``x`` (default ``min(N, SHUFFLE_BUFFER)``, 10 000).
+        start_step: ``None`` (a finite dataset, one pass per iteration, as above), or ``t0 ≥ 0``: the endless
+            resumable stream from batch ``t0`` on, whose batch ``t`` (samples and views) depends on ``(seed, t)``
+            and the augmenters' seeds only, whatever was drawn before (see the module's docstring). Fit it with
+            ``steps_per_epoch``; batches are then always augmented one after the other.
 
     Returns:
         ``tf.data.Dataset`` of ``(view_a, view_b)`` (or a ``V``-tuple of views), each of shape
@@ -197,7 +289,17 @@ def augmented_pairs(x, augmenter, batch_size=256, *, shuffle=True, seed=0, drop_
         ((32, 8, 8, 1), (32, 8, 8, 1), (32,))
     """
     augmenters = _view_augmenters(augmenter)
-    ds, has_labels = _samples_dataset(x, labels, batch_size, shuffle, seed, shuffle_buffer, drop_remainder)
+    start_step = _check_start(start_step)
+    ds, has_labels = _samples_dataset(x, labels, batch_size, shuffle, seed, shuffle_buffer, drop_remainder,
+                                      start_step=start_step)
+    if start_step is not None:
+        reseed = _reseeder(augmenters)
+
+        def stream_views(t, batch, *y):
+            with tf.control_dependencies(reseed(t)):
+                return (*(aug(batch, training=True) for aug in augmenters), *y)
+
+        return ds.map(stream_views).prefetch(tf.data.AUTOTUNE)
 
     if has_labels:
         def views(batch, y):
@@ -211,7 +313,7 @@ def augmented_pairs(x, augmenter, batch_size=256, *, shuffle=True, seed=0, drop_
 
 
 def image_batches(x, batch_size=256, *, labels=None, shuffle=True, seed=0, drop_remainder=True,
-                  shuffle_buffer=None):
+                  shuffle_buffer=None, start_step=None):
     """Shuffled batches of raw (un-augmented) images, for a model that augments them on the accelerator.
 
     The ``augment_on = "device"`` pipeline: an :class:`~kspectral.methods.SSLModel` built with ``augmenters=...``
@@ -227,6 +329,9 @@ def image_batches(x, batch_size=256, *, labels=None, shuffle=True, seed=0, drop_
         seed: shuffling seed.
         drop_remainder: drop the last incomplete batch (batch statistics need full batches).
         shuffle_buffer: shuffle buffer of a dataset ``x`` (default ``min(N, SHUFFLE_BUFFER)``).
+        start_step: ``None`` (a finite dataset, one pass per iteration), or ``t0 ≥ 0``: the endless resumable stream
+            from batch ``t0`` on, whose batch ``t`` depends on ``(seed, t)`` only (the module's docstring). The
+            model's augmenters keep their own state: ``kspectral train`` checkpoints it.
 
     Returns:
         ``tf.data.Dataset`` of float32 image batches ``(batch_size, ...)``, or of ``(images, y)`` with labels.
@@ -238,11 +343,20 @@ def image_batches(x, batch_size=256, *, labels=None, shuffle=True, seed=0, drop_
         >>> tuple(x.shape), tuple(y.shape)
         ((64, 8, 8, 1), (64,))
     """
-    ds, _ = _samples_dataset(x, labels, batch_size, shuffle, seed, shuffle_buffer, drop_remainder)
+    start_step = _check_start(start_step)
+    ds, has_labels = _samples_dataset(x, labels, batch_size, shuffle, seed, shuffle_buffer, drop_remainder,
+                                      start_step=start_step)
+    if start_step is not None:
+
+        def drop_step(t, images, *y):
+            return (images, *y) if has_labels else images
+
+        ds = ds.map(drop_step)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def graph_pairs(x, graph, batch_size=256, *, steps_per_epoch=None, seed=0, augmenter=None, labels=None):
+def graph_pairs(x, graph, batch_size=256, *, steps_per_epoch=None, seed=0, augmenter=None, labels=None,
+                start_step=None):
     """Batches of pairs ``(x_i, x_j)`` sampled from the edges of a positive-pair graph.
 
     Ordered pairs are drawn with probability ``G_ij / Σ G`` (both orientations of each edge), so a node is
@@ -257,6 +371,10 @@ def graph_pairs(x, graph, batch_size=256, *, steps_per_epoch=None, seed=0, augme
         augmenter: optional Keras augmentation applied to both views.
         labels: optional integer class indices ``(N,)``, ``−1`` for unlabelled nodes; each batch then also yields
             the labels of the first view's nodes ``y = labels[i]``.
+        start_step: ``None`` (``steps_per_epoch`` batches per iteration, new pairs each iteration), or ``t0 ≥ 0``:
+            the endless resumable stream from batch ``t0`` on, whose batch ``t`` is drawn with
+            ``tf.random.stateless_uniform`` seeded ``(seed, t)`` (the augmenter re-seeded likewise), so it depends on
+            ``(seed, t)`` only; ``steps_per_epoch`` is then unused.
 
     Returns:
         ``tf.data.Dataset`` of ``(view_a, view_b)``, each of shape ``(batch_size, ...)``; with labels,
@@ -265,6 +383,7 @@ def graph_pairs(x, graph, batch_size=256, *, steps_per_epoch=None, seed=0, augme
     x = _as_samples(x)
     n = x.shape[0]
     y = _as_labels(labels, n)
+    start_step = _check_start(start_step)
     G = validate_graph(graph, n=n, name="graph").tocoo()
     batch_size = check_positive_int(batch_size, "batch_size", minimum=2)
     if steps_per_epoch is None:
@@ -283,6 +402,9 @@ def graph_pairs(x, graph, batch_size=256, *, steps_per_epoch=None, seed=0, augme
     def draw(r):
         # Dataset.random yields integers uniform on [0, 2³²): map them to uniforms on [0, 1).
         u = tf.cast(tf.math.floormod(r, 2**32), tf.float64) / float(2**32)
+        return pick(u)
+
+    def pick(u):
         e = tf.minimum(tf.searchsorted(cdf_t, u, side="right"), last)
         i = tf.gather(rows, e)
         a = tf.gather(samples, i)
@@ -293,6 +415,17 @@ def graph_pairs(x, graph, batch_size=256, *, steps_per_epoch=None, seed=0, augme
             return a, b
         return a, b, tf.gather(node_labels, i)
 
+    if start_step is not None:
+        reseed = _reseeder([augmenter]) if augmenter is not None else (lambda t: [])
+
+        def draw_step(t):
+            u = tf.random.stateless_uniform([batch_size], seed=tf.stack([tf.constant(seed, tf.int64), t]),
+                                            dtype=tf.float64)
+            with tf.control_dependencies(reseed(t)):
+                return pick(u)
+
+        stream = tf.data.Dataset.range(start_step, _ENDLESS)
+        return stream.map(draw_step, num_parallel_calls=tf.data.AUTOTUNE if augmenter is None else None).prefetch(tf.data.AUTOTUNE)
     ds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(batch_size).take(steps)
     # Pair indices come from Dataset.random, so parallel mapping is reproducible unless an augmenter draws.
     parallel = tf.data.AUTOTUNE if augmenter is None else None

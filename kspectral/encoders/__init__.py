@@ -47,9 +47,14 @@ def build_encoder(name, input_shape, widths=None, *, stem=None, **kwargs):
             ``None`` keeps each encoder's default. ``keras:NAME`` takes none.
         stem: ``"auto"``, ``"cifar"`` or ``"imagenet"`` for the ResNets (``None`` means ``"auto"``); the other
             encoders have no stem and accept only ``None`` or ``"auto"``.
-        **kwargs: further options of the encoder: ``zero_init_residual`` and ``synchronized`` for the ResNets
-            (see :func:`~kspectral.encoders.resnet.resnet_encoder`), ``rescale_inputs`` for ``keras:NAME`` (see
-            :func:`~kspectral.encoders.applications.keras_application`).
+        **kwargs: further options of the encoder: ``zero_init_residual`` for the ResNets (see
+            :func:`~kspectral.encoders.resnet.resnet_encoder`), ``synchronized`` for ``mlp``, ``conv`` and the
+            ResNets, ``rescale_inputs`` for ``keras:NAME`` (see
+            :func:`~kspectral.encoders.applications.keras_application`). ``synchronized`` defaults to ``True``
+            here: the built-in encoders built by name average their BatchNorm statistics over the replicas of a
+            distribution strategy, as the official VICReg and Barlow Twins code do (on one device only the
+            rounding of the variance differs); ``keras:NAME`` models keep Keras' per-replica BatchNorm
+            (synchronise them with ``SSLModel(sync_batchnorm="all")``).
 
     Returns:
         A ``keras.Model`` from ``(batch, *input_shape)`` to ``(batch, d)`` representations.
@@ -74,6 +79,7 @@ def build_encoder(name, input_shape, widths=None, *, stem=None, **kwargs):
             raise ValueError(f"encoder {name!r} has no stem option (only the ResNets do); drop stem={stem!r}")
         if widths is not None:
             kwargs["widths"] = widths
+        kwargs.setdefault("synchronized", True)
     else:
         raise ValueError(
             f"unknown encoder {name!r}; choose one of: {', '.join(ENCODERS)}, or keras:NAME for a "

@@ -150,7 +150,8 @@ def resnet_encoder(
             block starts as the identity (Goyal et al. 2017, arXiv:1706.02677). torchvision's default is
             off; the official VICReg and Barlow Twins code turn it on (``zero_init_residual=True``).
         synchronized: synchronise BatchNorm statistics across replicas under a distribution strategy
-            (``keras.layers.BatchNormalization(synchronized=True)``, TensorFlow backend).
+            (``keras.layers.BatchNormalization(synchronized=True)``, TensorFlow backend), as the official VICReg
+            and Barlow Twins code do; :func:`~kspectral.encoders.build_encoder` (``--encoder resnet18``) turns it on.
         name: model name (default ``"resnet{depth}"``).
 
     Returns:

@@ -61,8 +61,77 @@ def _num_replicas():
     return 1 if ctx is None else ctx.num_replicas_in_sync
 
 
+def _multi_worker():
+    """Whether the current strategy is a ``MultiWorkerMirroredStrategy`` with several workers."""
+    strategy = tf.distribute.get_strategy()
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and strategy.extended._in_multi_worker_mode()
+
+
+def _step_logs(logs):
+    """A train or test step's logs, each of shape ``(1,)`` under a multi-worker strategy.
+
+    Keras 3 (up to 3.15 at least) reduces the logs of a multi-worker step with ``strategy.reduce("MEAN", v,
+    axis=0)``, which fails on scalars ("Invalid reduction dimension 0 for input with 0 dimensions",
+    keras-team/keras#20585); of shape ``(1,)`` they reduce to the scalar. Every replica reports the same values (the
+    metrics are computed on the global batch).
+    """
+    if not _multi_worker():
+        return logs
+    return {name: ops.reshape(value, (1,)) for name, value in logs.items()}
+
+
 def _as_shape_tuple(shape):
     return tuple(None if d is None else int(d) for d in shape)
+
+
+#: the choices of ``SSLModel(sync_batchnorm=...)``: which BatchNorm layers average their statistics over replicas
+SYNC_BATCHNORM = ("heads", "all", "none")
+
+
+def batchnorm_layers(layers):
+    """Every ``keras.layers.BatchNormalization`` in ``layers`` (layers, models, or lists of them), nested ones
+    included, each once, in the order found."""
+    found, seen = [], set()
+    stack = list(layers) if isinstance(layers, (list, tuple)) else [layers]
+    for layer in stack:
+        if not isinstance(layer, keras.layers.Layer):
+            continue
+        for sub in layer._flatten_layers(include_self=True, recursive=True):
+            if isinstance(sub, keras.layers.BatchNormalization) and id(sub) not in seen:
+                seen.add(id(sub))
+                found.append(sub)
+    return found
+
+
+def set_batchnorm_synchronized(layers, synchronized=True):
+    """Set ``synchronized`` on every BatchNorm in ``layers`` (see :func:`batchnorm_layers`); return their count.
+
+    ``BatchNormalization(synchronized=True)`` (TensorFlow backend) all-reduces the batch moments (sum, sum of
+    squares, count) over the replicas of a ``tf.distribute`` strategy, so every replica normalises with the
+    statistics of the global batch; in the default replica context (one device) the all-reduce is the identity.
+    Keras reads the attribute when the layer is called, so setting it before the first (traced) call takes effect,
+    and ``get_config`` saves it. The all-reduce has a gradient (a replica-context all-reduce's gradient is the
+    all-reduce of the upstream gradients), so the backward pass is the global batch's too.
+    """
+    found = batchnorm_layers(layers)
+    for layer in found:
+        layer.synchronized = bool(synchronized)
+    return len(found)
+
+
+def _check_sync_batchnorm(value):
+    if value not in SYNC_BATCHNORM:
+        raise ValueError(
+            f"sync_batchnorm must be one of {', '.join(repr(v) for v in SYNC_BATCHNORM)}, got {value!r}: 'heads' "
+            "synchronises the BatchNorm of the projector and heads across replicas, 'all' the encoder's too"
+        )
+    return value
+
+
+def _as_float32(outputs):
+    """Half-precision outputs (mixed precision) cast to float32; float32 and float64 kept as they are."""
+    return {k: ops.cast(v, "float32") if keras.backend.standardize_dtype(v.dtype) in ("float16", "bfloat16") else v
+            for k, v in outputs.items()}
 
 
 #: the key of :meth:`SSLModel.forward`'s outputs that holds the encoder's representations of the first view (the
@@ -157,6 +226,15 @@ class SSLModel(keras.Model):
             ``keras.optimizers.Adam(1e-3)``, which needs no tuning to the scale of the representations (solo-learn
             trains its online classifier with SGD at lr 0.1 without weight decay, beside the backbone's LARS; the
             keras-io SimCLR example uses Adam). Saved with the model, state included.
+        sync_batchnorm: which BatchNorm layers compute their batch statistics over the global batch under a
+            ``tf.distribute`` strategy with several replicas (``BatchNormalization(synchronized=True)``), set on every
+            ``keras.layers.BatchNormalization`` found when the model is built, user-built layers included:
+            ``"heads"`` (default): those of the projector and of every other head (CISSL's and DISSL's student and
+            teacher); the encoder's are left as built (kspectral's encoders built by name synchronise theirs).
+            ``"all"``: the encoder's too, as the official VICReg and Barlow Twins code do
+            (``nn.SyncBatchNorm.convert_sync_batchnorm(model)``). ``"none"``: none, encoder included (per-replica
+            statistics, which makes R replicas of batch B differ from one device with batch R·B). On one device the
+            setting changes nothing but the formula of the variance (``E[x²] − E[x]²``, rounding differences only).
         **kwargs: passed to ``keras.Model`` (``name``, ...).
 
     Training data: ``fit(ds)`` where ``ds`` yields ``(view_a, view_b)`` tuples, or ``(view_a, view_b, y)`` with
@@ -199,7 +277,7 @@ class SSLModel(keras.Model):
 
     def __init__(self, encoder, projector="2048-2048-2048", objective=None, diagnostics=True,
                  diagnostics_every=DEFAULT_EVERY, augmenters=None, online_probe_classes=None,
-                 online_probe_optimizer=None, **kwargs):
+                 online_probe_optimizer=None, sync_batchnorm="heads", **kwargs):
         _require_tensorflow_backend()
         super().__init__(**kwargs)
         if not isinstance(encoder, keras.layers.Layer):
@@ -238,10 +316,34 @@ class SSLModel(keras.Model):
             self._metric_names = [*self._metric_names, ONLINE_PROBE_METRIC]
             self._trackers.append(keras.metrics.Mean(name=ONLINE_PROBE_METRIC))
         self._warned_no_labels = False
+        self.sync_batchnorm = _check_sync_batchnorm(sync_batchnorm)
 
     # ------------------------------------------------------------------ building
+    def head_layers(self):
+        """The layers the model adds on the encoder (projector, student, teacher, ...): every layer the model tracks
+        but the encoder, the augmenters and the online probe."""
+        excluded = {id(layer) for layer in self.encoder._flatten_layers(include_self=True, recursive=True)}
+        excluded.update(id(a) for a in (self.augmenters or ()))
+        if self.online_probe is not None:
+            excluded.add(id(self.online_probe))
+        children = self._flatten_layers(include_self=False, recursive=False)
+        return [layer for layer in children if id(layer) not in excluded]
+
+    def synchronize_batchnorm(self):
+        """Apply :attr:`sync_batchnorm` to the model's BatchNorm layers (done by :meth:`build`); returns the number of
+        synchronised BatchNorm layers."""
+        heads = self.head_layers()
+        if self.sync_batchnorm == "none":
+            set_batchnorm_synchronized([*heads, self.encoder], False)
+            return 0
+        count = set_batchnorm_synchronized(heads, True)
+        if self.sync_batchnorm == "all":
+            count += set_batchnorm_synchronized(self.encoder, True)
+        return count
+
     def build(self, input_shape):
         input_shape = _as_shape_tuple(input_shape)
+        self.synchronize_batchnorm()  # before any call traces the BatchNorm layers
         if not self.encoder.built:
             self.encoder.build(input_shape)
         rep_shape = _as_shape_tuple(self.encoder.compute_output_shape(input_shape))
@@ -265,6 +367,32 @@ class SSLModel(keras.Model):
         if (self.online_probe is not None and self.online_probe.built and not self.online_probe_optimizer.built
                 and not tf.inside_function()):
             self.online_probe_optimizer.build(self.online_probe.trainable_variables)
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Keras' build before ``fit()`` / ``evaluate()`` under a strategy, from the first replica's local batch.
+
+        Keras 3 (up to 3.15 at least) reduces the first distributed batch across replicas with ``strategy.reduce``
+        to get its shapes, which fails under ``MultiWorkerMirroredStrategy`` ("Attempt to convert a value
+        (PerReplica...)", keras-team/keras#20585); the first local replica's batch has the same shapes and needs no
+        communication. Keras resets the iterator after the build, as with its own version.
+        """
+        if iterator is not None and getattr(self, "_distribute_strategy", None) is not None:
+            local = self._distribute_strategy.experimental_local_results
+            for _, _, batches in iterator:
+                data_batch = keras.tree.map_structure(
+                    lambda v: local(v)[0] if isinstance(v, tf.distribute.DistributedValues) else v, next(batches))
+                break
+            iterator = None
+        result = super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+        strategy = getattr(self, "_distribute_strategy", None)
+        if (strategy is not None and self.online_probe is not None and self.online_probe.built
+                and not self.online_probe_optimizer.built and not tf.inside_function()):
+            # The probe's optimizer creates its state here, under the strategy, not in the first replica step: Adam's
+            # slots created inside the traced step fail under MirroredStrategy ("You must feed a value for
+            # placeholder tensor").
+            with strategy.scope():
+                self.online_probe_optimizer.build(self.online_probe.trainable_variables)
+        return result
 
     def _ensure_built(self, inputs):
         # fit() on one device traces train_step without calling the model, so Keras never builds it;
@@ -401,20 +529,38 @@ class SSLModel(keras.Model):
 
         ``uint8`` images are scaled to ``[0, 1]``; other dtypes are cast to float32 (the presets expect ``[0, 1]``).
 
+        Under a strategy with several replicas (called in a replica context, as in ``fit()``), every replica
+        all-gathers the raw images of the global batch, augments all of them with the same random state (the
+        augmenters' seed generators are mirrored) and keeps the rows of its own slice: the views are those one device
+        draws for the global batch, and no two replicas share their random draws. The cost is an all-gather of the
+        raw batch and R times the augmentation work per replica (small next to the encoder for small images).
+
         Raises:
             ValueError: the model has no augmenters.
         """
         if self.augmenters is None:
             raise ValueError("this model has no augmenters; build it with augmenters=... to draw views on the device")
         x = ops.convert_to_tensor(x)
-        x = ops.cast(x, "float32") / 255.0 if x.dtype == "uint8" else ops.cast(x, "float32")
-        return (self.augmenters[0](x, training=training), self.augmenters[-1](x, training=training))
+        scale = x.dtype == "uint8"
+        replicas = _num_replicas()
+        if replicas > 1:
+            ctx = tf.distribute.get_replica_context()
+            sizes = ctx.all_gather(tf.shape(x)[:1], axis=0)  # the replicas' batch sizes (the last batch may be uneven)
+            start = tf.reduce_sum(sizes[: ctx.replica_id_in_sync_group])
+            # Collectives take no uint8; float16 holds the integers 0-255 exactly, in half float32's bytes.
+            x = ctx.all_gather(ops.cast(x, "float16" if scale else "float32"), axis=0)
+        x = ops.cast(x, "float32") / 255.0 if scale else ops.cast(x, "float32")
+        views = (self.augmenters[0](x, training=training), self.augmenters[-1](x, training=training))
+        if replicas > 1:
+            views = tuple(v[start : start + sizes[ctx.replica_id_in_sync_group]] for v in views)
+        return views
 
     def _terms(self, view_a, view_b, training):
         self._ensure_built(view_a)
         outputs = dict(self.forward(view_a, view_b, training=training))
         features = outputs.pop(REPRESENTATIONS_KEY, None)
-        outputs = self.gather(outputs)
+        # The objectives and the diagnostics see float32 under a mixed precision policy (gathered in half precision).
+        outputs = _as_float32(self.gather(outputs))
         terms = self.compute_objective(outputs)
         if "loss" not in terms:
             raise KeyError(f"{type(self).__name__}.compute_objective must return a dict with a 'loss' entry")
@@ -470,11 +616,13 @@ class SSLModel(keras.Model):
                 loss = loss + ops.cast(ops.sum(ops.stack(self.losses)), loss.dtype)
             # Every replica computes the same global-batch loss; the all-gather's backward pass sums the replicas'
             # upstream gradients and the optimizer sums the replicas' gradients again, so each replica takes 1/R.
+            # The same holds for the regularizers (every replica holds the same weights) and for the all-reduced
+            # moments of synchronised BatchNorm, so R replicas of batch B take one device's step on batch R·B.
             scaled = self.optimizer.scale_loss(loss / _num_replicas())
         grads = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply(grads, self.trainable_variables)
         self._online_probe(view_a, features, y, train=True)
-        return self._update_metrics(dict(terms, loss=loss), outputs)
+        return _step_logs(self._update_metrics(dict(terms, loss=loss), outputs))
 
     def test_step(self, data):
         view_a, view_b, y = self._unpack(data)
@@ -483,7 +631,7 @@ class SSLModel(keras.Model):
             terms = dict(terms, loss=terms["loss"] + ops.cast(ops.sum(ops.stack(self.losses)), terms["loss"].dtype))
         # evaluate() reports the probe's accuracy on the evaluated first views (it does not train there).
         self._online_probe(view_a, features, y, train=False)
-        return self._update_metrics(terms, outputs)
+        return _step_logs(self._update_metrics(terms, outputs))
 
     @property
     def trainable_variables(self):
@@ -613,6 +761,7 @@ class SSLModel(keras.Model):
             projector=None if projector is None else keras.saving.serialize_keras_object(projector),
             diagnostics=self.diagnostics,
             diagnostics_every=self.diagnostics_every,
+            sync_batchnorm=self.sync_batchnorm,
         )
         if self.augmenters is not None:
             config["augmenters"] = [keras.saving.serialize_keras_object(a) for a in self.augmenters]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from kspectral.objectives._common import ObjectiveLoss, check_nonnegative, check_pair, loss_or_terms
-from kspectral.objectives.tensors import batch_size, off_diagonal_square_sum
+from kspectral.objectives._common import ObjectiveLoss, check_embeddings, check_nonnegative, check_pair, loss_or_terms
+from kspectral.objectives.tensors import as_float, batch_size, off_diagonal_square_sum
 
 
 def batch_standardize(z, epsilon=1e-5):
@@ -21,8 +21,13 @@ def batch_standardize(z, epsilon=1e-5):
         epsilon: ε added to the variance (PyTorch's default ``1e-5``).
 
     Returns:
-        Tensor of the shape and dtype of ``z``.
+        Tensor of the shape of ``z`` (float32, or float64 for float64 input).
     """
+    z = check_embeddings(as_float(z), "z", min_batch=2)
+    return _batch_standardize(z, check_nonnegative(epsilon, "epsilon"))
+
+
+def _batch_standardize(z, epsilon):
     centred = z - ops.mean(z, axis=0, keepdims=True)
     var = ops.mean(ops.square(centred), axis=0, keepdims=True)
     return centred / ops.sqrt(var + epsilon)
@@ -32,7 +37,8 @@ def cross_correlation(z_a, z_b, epsilon=1e-5):
     """Barlow Twins' cross-correlation matrix ``c = BN(z_a)ᵀ BN(z_b) / N`` (arXiv:2103.03230, Eq. 2), ``(dim, dim)``."""
     epsilon = check_nonnegative(epsilon, "epsilon")
     z_a, z_b = check_pair(z_a, z_b)
-    return ops.matmul(ops.transpose(batch_standardize(z_a, epsilon)), batch_standardize(z_b, epsilon)) / batch_size(z_a)
+    a, b = _batch_standardize(z_a, epsilon), _batch_standardize(z_b, epsilon)
+    return ops.matmul(ops.transpose(a), b) / batch_size(z_a)
 
 
 @keras.saving.register_keras_serializable(package="kspectral")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from keras import ops
 
+from kspectral._validation import check_positive_int
 from kspectral.objectives._common import check_embeddings
 from kspectral.objectives.tensors import as_float, off_diagonal_square_sum
 
@@ -41,14 +42,14 @@ def dimension_contrastive(z):
 
 
 def sample_norms4(z):
-    """``Σ_i ‖z_i‖⁴``: the fourth powers of the embedding (row) norms, summed."""
-    z = as_float(z)
+    """``Σ_i ‖z_i‖⁴``: the fourth powers of the embedding (row) norms, summed (``z``: ``(samples, dims)``)."""
+    z = check_embeddings(as_float(z), "z", min_batch=1)
     return ops.sum(ops.square(ops.sum(ops.square(z), axis=1)))
 
 
 def dimension_norms4(z):
-    """``Σ_j ‖z^j‖⁴``: the fourth powers of the dimension (column) norms, summed."""
-    z = as_float(z)
+    """``Σ_j ‖z^j‖⁴``: the fourth powers of the dimension (column) norms, summed (``z``: ``(samples, dims)``)."""
+    z = check_embeddings(as_float(z), "z", min_batch=1)
     return ops.sum(ops.square(ops.sum(ops.square(z), axis=0)))
 
 
@@ -93,10 +94,11 @@ def double_normalize(z, iterations=200, epsilon=1e-12):
         The normalised matrix, same shape and float dtype.
     """
     z = check_embeddings(as_float(z), "z", min_batch=1)
+    iterations = check_positive_int(iterations, "iterations", minimum=0)
     n = ops.cast(ops.shape(z)[0], z.dtype)
     m = ops.cast(ops.shape(z)[1], z.dtype)
     target = ops.sqrt(n / m)
-    for _ in range(int(iterations)):
+    for _ in range(iterations):
         z = z / ops.sqrt(ops.maximum(ops.sum(ops.square(z), axis=1, keepdims=True), epsilon))
         z = target * z / ops.sqrt(ops.maximum(ops.sum(ops.square(z), axis=0, keepdims=True), epsilon))
     return z / ops.sqrt(ops.maximum(ops.sum(ops.square(z), axis=1, keepdims=True), epsilon))

@@ -13,8 +13,15 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from kspectral.objectives._common import ObjectiveLoss, check_choice, check_pair, check_positive, loss_or_terms
-from kspectral.objectives.tensors import l2_normalize
+from kspectral.objectives._common import (
+    ObjectiveLoss,
+    check_choice,
+    check_embeddings,
+    check_pair,
+    check_positive,
+    loss_or_terms,
+)
+from kspectral.objectives.tensors import as_float, l2_normalize
 
 #: What the negatives use: the similarity ``s``, ``|s|`` or ``s²``.
 NEGATIVES = ("plain", "abs", "sq")
@@ -28,9 +35,20 @@ _EXCLUDED_LOGIT = -1e9
 _EPSILON = 1e-12
 
 
+def _center(z):
+    return z - ops.mean(z, axis=0, keepdims=True)
+
+
+def _standardize(z, epsilon=_EPSILON):
+    shape = ops.shape(z)
+    n = ops.cast(shape[0], z.dtype)
+    m = ops.cast(shape[1], z.dtype)
+    return l2_normalize(_center(z), axis=0, epsilon=epsilon) * ops.sqrt(n / m)
+
+
 def center_dimensions(z):
     """Centre every dimension (column) of a ``(batch, dim)`` matrix over the batch: ``z − mean_i z_i``."""
-    return z - ops.mean(z, axis=0, keepdims=True)
+    return _center(check_embeddings(as_float(z), "z", min_batch=1))
 
 
 def standardize_dimensions(z, epsilon=_EPSILON):
@@ -39,11 +57,12 @@ def standardize_dimensions(z, epsilon=_EPSILON):
     ``N`` is the batch size of ``z`` and ``M`` its dimension, so ``‖z‖_F² = N``: the embeddings have unit squared
     norm *on average*, without being normalised one by one. A constant (collapsed) dimension centres to 0 and
     stays 0 (the norm is clamped at ``sqrt(epsilon)``).
+
+    Args:
+        z: ``(batch, dim)`` embeddings.
+        epsilon: ε > 0, the floor of the squared column norms.
     """
-    shape = ops.shape(z)
-    n = ops.cast(shape[0], z.dtype)
-    m = ops.cast(shape[1], z.dtype)
-    return l2_normalize(center_dimensions(z), axis=0, epsilon=epsilon) * ops.sqrt(n / m)
+    return _standardize(check_embeddings(as_float(z), "z", min_batch=1), check_positive(epsilon, "epsilon"))
 
 
 def check_form(negatives, dimensions):
@@ -92,9 +111,9 @@ def _similarities(z_a, z_b, dimensions):
     if dimensions == "raw":  # cosine similarities
         z = l2_normalize(ops.concatenate([z_a, z_b], axis=0))
     elif dimensions == "centered":  # dims centred per view, then unit embeddings
-        z = l2_normalize(ops.concatenate([center_dimensions(z_a), center_dimensions(z_b)], axis=0))
+        z = l2_normalize(ops.concatenate([_center(z_a), _center(z_b)], axis=0))
     else:  # dims centred per view and scaled to norm √(N/M), dot products
-        z = ops.concatenate([standardize_dimensions(z_a), standardize_dimensions(z_b)], axis=0)
+        z = ops.concatenate([_standardize(z_a), _standardize(z_b)], axis=0)
     return ops.matmul(z, ops.transpose(z))
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from kspectral.objectives._common import ObjectiveLoss, check_pair, check_positive, loss_or_terms
-from kspectral.objectives.tensors import batch_size, off_diagonal_square_sum
+from kspectral.objectives._common import ObjectiveLoss, check_embeddings, check_pair, check_positive, loss_or_terms
+from kspectral.objectives.tensors import as_float, batch_size, off_diagonal_square_sum
 
 _EPSILON = 1e-12
 
@@ -18,7 +18,17 @@ def project_to_ball(z, radius, epsilon=_EPSILON):
     Rows already inside the ball (``‖z_i‖ ≤ radius``) are left untouched, and so are their gradients; longer rows
     are rescaled to norm ``radius``. The norm is clamped at ``sqrt(epsilon)``, so ``z_i = 0`` is finite with finite
     gradients.
+
+    Args:
+        z: ``(batch, dim)`` embeddings.
+        radius: the ball's radius > 0 (a number, or a tensor, which is not checked).
+        epsilon: floor of the squared norms.
     """
+    z = check_embeddings(as_float(z), "z", min_batch=1)
+    return _project(z, check_positive(radius, "radius"), epsilon)
+
+
+def _project(z, radius, epsilon=_EPSILON):
     norm = ops.sqrt(ops.maximum(ops.sum(ops.square(z), axis=1, keepdims=True), epsilon))
     return z * ops.minimum(ops.ones_like(norm), radius / norm)
 
@@ -61,7 +71,7 @@ def spectral_contrastive(z_a, z_b, mu=1.0, divide_by_mu=True, return_terms=False
     z_a, z_b = check_pair(z_a, z_b)
     mu = ops.cast(mu, z_a.dtype)
     radius = ops.sqrt(mu)
-    a, b = project_to_ball(z_a, radius), project_to_ball(z_b, radius)
+    a, b = _project(z_a, radius), _project(z_b, radius)
     n = batch_size(a)
     attraction = -2.0 * ops.mean(ops.sum(a * b, axis=1))
     repulsion = off_diagonal_square_sum(ops.matmul(a, ops.transpose(b))) / (n * (n - 1.0))

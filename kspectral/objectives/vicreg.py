@@ -21,25 +21,53 @@ from kspectral.objectives._common import (
 from kspectral.objectives.tensors import as_float, batch_size, off_diagonal_square_sum
 
 
-def invariance_term(z_a, z_b):
-    """Mean squared error between the two views: ``mean((z_a − z_b)²)`` over batch and dimensions."""
+def _invariance(z_a, z_b):
     return ops.mean(ops.square(z_a - z_b))
 
 
-def variance_term(z, epsilon=1e-4, target=1.0):
-    """Hinge on the per-dimension standard deviation: ``mean_k relu(target − sqrt(Var_unbiased(z_k) + ε))``."""
+def _variance(z, epsilon, target=1.0):
     centred = z - ops.mean(z, axis=0, keepdims=True)
     var = ops.sum(ops.square(centred), axis=0) / (batch_size(z) - 1.0)
     std = ops.sqrt(var + epsilon)
     return ops.mean(ops.relu(target - std))
 
 
-def covariance_term(z):
-    """Squared off-diagonal covariance: ``Σ_{k≠l} C_kl² / D`` with ``C = z̄ᵀz̄ / (N − 1)``, z̄ centred."""
+def _covariance(z):
     centred = z - ops.mean(z, axis=0, keepdims=True)
     cov = ops.matmul(ops.transpose(centred), centred) / (batch_size(z) - 1.0)
     dim = ops.cast(ops.shape(z)[1], z.dtype)
     return off_diagonal_square_sum(cov) / dim
+
+
+def invariance_term(z_a, z_b):
+    """Mean squared error between the two views: ``mean((z_a − z_b)²)`` over batch and dimensions.
+
+    Args:
+        z_a, z_b: ``(batch, dim)`` embeddings of one shape.
+    """
+    z_a, z_b = check_pair(z_a, z_b, min_batch=1)
+    return _invariance(z_a, z_b)
+
+
+def variance_term(z, epsilon=1e-4, target=1.0):
+    """Hinge on the per-dimension standard deviation: ``mean_k relu(target − sqrt(Var_unbiased(z_k) + ε))``.
+
+    Args:
+        z: ``(batch, dim)`` embeddings, ``batch ≥ 2`` (the unbiased variance divides by ``batch − 1``).
+        epsilon: ε > 0 added to the variance before the square root.
+        target: the standard deviation the hinge asks for (VICReg's γ = 1).
+    """
+    z = check_embeddings(as_float(z), "z", min_batch=2)
+    return _variance(z, check_positive(epsilon, "epsilon"), target)
+
+
+def covariance_term(z):
+    """Squared off-diagonal covariance: ``Σ_{k≠l} C_kl² / D`` with ``C = z̄ᵀz̄ / (N − 1)``, z̄ centred.
+
+    Args:
+        z: ``(batch, dim)`` embeddings, ``batch ≥ 2``.
+    """
+    return _covariance(check_embeddings(as_float(z), "z", min_batch=2))
 
 
 def _three_term_loss(terms, invariance_weight, variance_weight, covariance_weight, return_terms):
@@ -87,9 +115,9 @@ def vicreg(z_a, z_b, invariance_weight=25.0, variance_weight=25.0, covariance_we
     epsilon = check_positive(epsilon, "epsilon")
     z_a, z_b = check_pair(z_a, z_b)
     terms = {
-        "invariance": invariance_term(z_a, z_b),
-        "variance": 0.5 * (variance_term(z_a, epsilon) + variance_term(z_b, epsilon)),
-        "covariance": covariance_term(z_a) + covariance_term(z_b),
+        "invariance": _invariance(z_a, z_b),
+        "variance": 0.5 * (_variance(z_a, epsilon) + _variance(z_b, epsilon)),
+        "covariance": _covariance(z_a) + _covariance(z_b),
     }
     return _three_term_loss(terms, invariance_weight, variance_weight, covariance_weight, return_terms)
 
@@ -140,13 +168,13 @@ def _exp_family_terms(z_a, z_b, temperature, epsilon, transpose, center_dimensio
     epsilon = check_positive(epsilon, "epsilon")
     z_a, z_b = check_pair(z_a, z_b)
     _check_min_dim(z_a, "z_a")
-    terms = {"invariance": invariance_term(z_a, z_b)}
+    terms = {"invariance": _invariance(z_a, z_b)}
     if transpose:
         if center_dimensions:
             z_a = z_a - ops.mean(z_a, axis=0, keepdims=True)
             z_b = z_b - ops.mean(z_b, axis=0, keepdims=True)
         z_a, z_b = ops.transpose(z_a), ops.transpose(z_b)
-    terms["variance"] = 0.5 * (variance_term(z_a, epsilon) + variance_term(z_b, epsilon))
+    terms["variance"] = 0.5 * (_variance(z_a, epsilon) + _variance(z_b, epsilon))
     terms["covariance"] = _exp_covariance(z_a, temperature) + _exp_covariance(z_b, temperature)
     return terms
 

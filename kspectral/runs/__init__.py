@@ -3,7 +3,8 @@
 - :mod:`~kspectral.runs.config`: the run configuration (:class:`RunConfig`), its checks, defaults and recipes;
 - :mod:`~kspectral.runs.problem`: dataset → positive-pair graph → training pairs and the baseline problem
   (one graph builder for training, the baseline and ``spectral``);
-- :mod:`~kspectral.runs.rundir`: the run directory and resuming;
+- :mod:`~kspectral.runs.rundir`: the run directory, its safety checks and resuming;
+- :mod:`~kspectral.runs.checkpoints`: atomic step checkpoints and their restore (``docs/fault_tolerance.md``);
 - :mod:`~kspectral.runs.table`: the probe table;
 - :mod:`~kspectral.runs.workflows`: :func:`train`, :func:`probe`, :func:`spectral`.
 
@@ -24,8 +25,9 @@ from kspectral.runs.config import (
     resolve_config,
     with_defaults,
 )
+from kspectral.runs.checkpoints import restore_checkpoint, write_checkpoint
 from kspectral.runs.problem import GRAPHS, REGIMES, GraphProblem, build_problem, fit_baseline
-from kspectral.runs.rundir import default_run_dir, prepare_run_dir
+from kspectral.runs.rundir import check_run_dir, default_run_dir, prepare_run_dir
 from kspectral.runs.table import ProbeRow, probe_dict, probe_row
 from kspectral.runs.workflows import RunResult, SpectralResult, build_model, load_run_model, probe, spectral, train
 
@@ -43,6 +45,7 @@ __all__ = [
     "SpectralResult",
     "build_model",
     "build_problem",
+    "check_run_dir",
     "default_run_dir",
     "fit_baseline",
     "load_recipe",
@@ -53,7 +56,9 @@ __all__ = [
     "probe_dict",
     "probe_row",
     "resolve_config",
+    "restore_checkpoint",
     "spectral",
     "train",
     "with_defaults",
+    "write_checkpoint",
 ]

@@ -50,6 +50,9 @@ def check_graph_spec(spec):
     try:
         parse_graph_spec(spec)
     except (TypeError, ValueError):
+        if str(spec).startswith("knn:"):
+            raise ValueError(f"graph {spec!r}: knn:K needs an integer K ≥ 1 (the neighbours per node), e.g. "
+                             "knn:10") from None
         raise ValueError(f"unknown graph {spec!r}; choose one of: {', '.join(GRAPHS)}") from None
     if not str(spec).startswith("knn:"):
         raise ValueError(f"unknown graph {spec!r}; choose one of: {', '.join(GRAPHS)}")
@@ -164,7 +167,7 @@ def build_problem(dataset, spec, *, transductive=False, rounds=4, seed=0, max_sa
     return GraphProblem(X, knn_graph(X, k), f"kNN graph (k={k}) on {where} pixels", spec, transductive)
 
 
-def training_pairs(config, dataset, problem, repeat=False, labels=None):
+def training_pairs(config, dataset, problem, repeat=False, labels=None, start_step=None):
     """The ``tf.data`` pipeline a run trains on.
 
     - ``augment`` pairs, ``augment_on = "data"``: two fresh augmentations of each pre-training image per epoch;
@@ -174,28 +177,39 @@ def training_pairs(config, dataset, problem, repeat=False, labels=None):
 
     ``labels`` (class indices of the training images) ride along as a third element, for the online probe.
     ``repeat`` makes the pipeline endless, for runs with a fixed ``steps_per_epoch``.
+
+    ``start_step=t0`` gives instead the endless resumable stream from batch ``t0`` on, whose batch ``t`` depends on
+    ``(config.seed, t)`` only (:mod:`kspectral.data.pairs`): :func:`kspectral.runs.train` fits on it, so that a run
+    resumed at step ``t0`` sees the batches an uninterrupted run would (``repeat`` is then unused).
     """
     from kspectral.data.pairs import augmented_pairs, graph_pairs, image_batches
 
+    stream = {} if start_step is None else {"start_step": start_step}
     if config.pairs == "augment":
         source = dataset.x_train if dataset.pretrain is None else dataset.pretrain  # in memory, or streamed
         if dataset.pretrain is not None:
             labels = None
         if config.augment_on == "device":
-            pipeline = image_batches(source, config.batch_size, labels=labels, seed=config.seed)
+            pipeline = image_batches(source, config.batch_size, labels=labels, seed=config.seed, **stream)
         else:
             aug = dataset_augmenter(dataset, config.augment, config.augment_options, seed=config.seed)
-            pipeline = augmented_pairs(source, aug, config.batch_size, seed=config.seed, labels=labels)
+            pipeline = augmented_pairs(source, aug, config.batch_size, seed=config.seed, labels=labels, **stream)
     else:
         if config.augment_on == "device":
             raise ValueError(f"augment_on = device applies to augment pairs; {config.pairs} pairs are graph edges, "
                              "not augmentations: drop --augment-on device")
-        pipeline = graph_pairs(dataset.x_train, problem.graph, config.batch_size, seed=config.seed, labels=labels)
-    return pipeline.repeat() if repeat else pipeline
+        pipeline = graph_pairs(dataset.x_train, problem.graph, config.batch_size, seed=config.seed, labels=labels,
+                               **stream)
+    return pipeline.repeat() if repeat and start_step is None else pipeline
 
 
 def device_augmenters(config, dataset):
-    """The augmenters a model draws its views with in the train step (``augment_on = "device"``), else ``None``."""
+    """The augmenters a model draws its views with in the train step (``augment_on = "device"``), else ``None``.
+
+    Seeded with the run's seed; their ``SeedGenerator`` states advance one draw per train step, and
+    :func:`kspectral.runs.train` saves them in each checkpoint (``save_weights`` leaves them out), so that a resumed
+    run draws the views an uninterrupted one would.
+    """
     if config.pairs != "augment" or config.augment_on != "device":
         return None
     return dataset_augmenter(dataset, config.augment, config.augment_options, seed=config.seed)

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kspectral.runs.config import AUTO_BASELINE_MAX_FEATURES, KNN_PRESETS, RunConfig, with_defaults
+from kspectral.runs.execution import building, worker_run_dir
+from kspectral.runs.execution import prepare as prepare_execution
 from kspectral.runs.problem import (
     GRAPHS,
     REGIMES,
@@ -21,12 +23,15 @@ from kspectral.runs.problem import (
     training_pairs,
 )
 from kspectral.runs.rundir import (
+    TRAINED,
     check_out_dir,
+    check_run_dir,
     default_run_dir,
-    finite_backup,
     history_logger,
     prepare_run_dir,
     read_json,
+    read_trained,
+    truncate_history,
     write_json,
 )
 from kspectral.runs.table import check_probes, probe_dict, probe_row
@@ -61,6 +66,8 @@ def steps_per_epoch(config, dataset):
     """Optimizer steps per epoch: ``config.steps_per_epoch``, or one pass over the pre-training data.
 
     ``augment`` pairs drop the last partial batch (:func:`kspectral.data.augmented_pairs`); graph pairs keep it.
+    :func:`train` fits its endless stream with this many steps per epoch; the stream's own passes over the data
+    stay whole passes when ``config.steps_per_epoch`` differs.
     """
     if config.steps_per_epoch is not None:
         return config.steps_per_epoch
@@ -114,10 +121,12 @@ def online_probe_classes(config, dataset):
     return int(dataset.num_classes)
 
 
-def build_model(config, dataset, steps=None):
+def build_model(config, dataset, steps=None, jit_compile="auto"):
     """The method's Keras model with the configured encoder and projector, compiled with the configured optimizer.
 
     With ``augment_on = "device"`` the model carries the augmenters; with ``online_probe`` an online linear probe.
+    Build it inside :func:`kspectral.runs.execution.building` to give it the run's strategy and dtype policy;
+    ``jit_compile`` is passed to ``compile()``.
     """
     from kspectral import methods
 
@@ -132,7 +141,8 @@ def build_model(config, dataset, steps=None):
         model = methods.create(config.method, encoder, **heads, **extras, **config.method_options)
     except (TypeError, ValueError) as exc:  # the options come from the user: report them as bad input
         raise ValueError(f"bad method_options for {config.method}: {exc}") from None
-    model.compile(optimizer=build_optimizer(config, steps or steps_per_epoch(config, dataset)))
+    model.compile(optimizer=build_optimizer(config, steps or steps_per_epoch(config, dataset)),
+                  jit_compile=jit_compile)
     model.build((None, *dataset.image_shape))
     return model
 
@@ -196,15 +206,110 @@ def _baseline_dim(config, problem):
     return min(config.baseline_dim, problem.X.shape[1])
 
 
+def _save_model(model, out):
+    """``model.keras``, written to a temporary name and renamed (a kill never leaves half a model)."""
+    import os
+
+    partial = out / "model-partial.keras"  # Keras wants the .keras suffix
+    model.save(partial)
+    os.replace(partial, out / "model.keras")
+
+
+def _divergence(out, epoch, checkpoint):
+    """The ``FloatingPointError`` of a run whose loss became NaN or Inf in ``epoch``."""
+    if checkpoint is None:
+        return FloatingPointError(f"training diverged (non-finite loss) in epoch {epoch} before its first "
+                                  "checkpoint; lower --learning-rate")
+    return FloatingPointError(
+        f"training diverged (non-finite loss) in epoch {epoch}; the last finite checkpoint (step {checkpoint}) is "
+        f"kept in {out / 'backup'}: train again with the same --out and a lower --learning-rate to resume from it"
+    )
+
+
+def _train_model(config, dataset, problem, model, out, steps, labels, resuming, callbacks, verbose, stage):
+    """Fit ``model`` from the newest checkpoint of ``out`` (or from scratch) to ``config.epochs``.
+
+    The training stream is endless and its batch ``t`` depends on ``(seed, t)`` only
+    (:func:`~kspectral.runs.problem.training_pairs` with ``start_step``), so resuming at step ``t0`` is the stream from
+    ``t0``. A checkpoint in the middle of epoch ``e`` (``p`` of its ``S`` steps done) first runs the rest of that
+    epoch as its own ``fit(initial_epoch=e, epochs=e + 1, steps_per_epoch=S − p)``, its metric trackers set to their
+    saved running means, then ``fit(initial_epoch=e + 1, ...)``; the learning-rate schedule follows the optimizer's
+    step counter, restored with the weights.
+
+    Returns:
+        ``(final_logs, epochs_trained, steps_trained, seconds)``.
+    """
+    import keras
+
+    from kspectral.distribute import shard_by_data
+    from kspectral.runs.checkpoints import BACKUP, checkpoint_callback, committed, restore_checkpoint
+
+    backup = out / BACKUP
+    info = restore_checkpoint(backup, model) if resuming else None
+    start = 0 if info is None else int(info["step"])
+    epoch, batch = divmod(start, steps)
+    if info is not None:
+        stage(f"resuming from the checkpoint of step {start} (epoch {epoch}, batch {batch})")
+    truncate_history(out / "history.csv", epoch)  # rows of the epochs this run (re)does
+    last_epoch = None if info is None else info.get("last_epoch")
+    last_logs = None if info is None else info.get("last_logs")
+    checkpoint = checkpoint_callback(backup, steps, config.checkpoint_every, start_step=start,
+                                     metric_states=info["metric_states"] if info is not None and batch else None,
+                                     last_logs=last_logs, last_epoch=last_epoch)
+    monitors = _monitors(config, dataset)
+
+    def fit(first, last, n_steps):
+        # every worker of a multi-worker run reads the same stream and takes its slice of each global batch
+        pairs = shard_by_data(training_pairs(config, dataset, problem, labels=labels, start_step=checkpoint.step))
+        fit_callbacks = [
+            *monitors,  # before the loggers: they write online_*_top1 into the epoch logs
+            history_logger(out / "history.csv", append=True),
+            checkpoint,  # after the history row: a kill between the two redoes the epoch and drops its row
+            keras.callbacks.TerminateOnNaN(),
+            *([keras.callbacks.TensorBoard(log_dir=str(out / "tensorboard"))] if config.tensorboard else []),
+            *callbacks,
+        ]
+        model.fit(pairs, initial_epoch=first, epochs=last, steps_per_epoch=n_steps, callbacks=fit_callbacks,
+                  verbose=verbose, shuffle=False)
+
+    started = time.perf_counter()
+    model.stop_training = False
+    if batch and epoch < config.epochs:  # the rest of the interrupted epoch
+        fit(epoch, epoch + 1, steps - batch)
+        epoch += 1
+    if epoch < config.epochs and not model.stop_training:
+        fit(epoch, config.epochs, steps)
+    seconds = time.perf_counter() - started
+    if checkpoint.epoch_logs:
+        last_epoch = max(checkpoint.epoch_logs)
+        last_logs = checkpoint.epoch_logs[last_epoch]
+        if not all(math.isfinite(float(v)) for v in last_logs.values()):
+            newest = committed(backup)
+            raise _divergence(out, last_epoch, int(newest[0].stem.split("-")[1]) if newest else None)
+    if last_logs is None:
+        raise ValueError(f"no epoch was trained in {out}: train with --epochs 1 or more")
+    return last_logs, last_epoch + 1, checkpoint.step, seconds
+
+
 def train(config, out=None, callbacks=(), verbose=0, on_stage=None):
     """Train ``config``'s method on its dataset, save the run, probe it beside its spectral baseline.
 
     The baseline is the method's linear-regime closed form on the graph the training pairs come from (``knn``,
     ``labels``), or on the pair graph of augmented views of the training images (``augment``).
 
+    Fault tolerance (``docs/fault_tolerance.md``): the run checkpoints at each epoch's end and every
+    ``checkpoint_every`` steps (:mod:`kspectral.runs.checkpoints`); started again with the same ``out`` and options,
+    an interrupted or killed run resumes from its newest usable checkpoint and ends with the weights of an
+    uninterrupted run (the data stream resumes at the same batch). A NaN or Inf loss stops training with a
+    ``FloatingPointError`` and keeps the last finite checkpoint. Once trained, ``model.keras`` and ``training.json``
+    are saved before the baseline and probe stages, which a resumed run then runs without training again. Asking
+    a resumed run for fewer epochs than it has trained is a ``ValueError``. ``deterministic`` enables
+    TensorFlow's op determinism (process-wide), for bit-identical repeat runs.
+
     Args:
         config: :class:`~kspectral.runs.RunConfig` (validated here; its defaults are filled in).
-        out: run directory (default ``runs/<method>-<dataset>-<pairs>-<time>``).
+        out: run directory (default ``runs/<method>-<dataset>-<pairs>-<time>``): new, empty, or one of an
+            interrupted run.
         callbacks: extra Keras callbacks (e.g. a progress display).
         verbose: Keras ``fit`` verbosity.
         on_stage: optional function called with a short description of each stage.
@@ -216,6 +321,13 @@ def train(config, out=None, callbacks=(), verbose=0, on_stage=None):
 
     stage = on_stage or (lambda message: None)
     config = with_defaults(config.validate())
+    execution = prepare_execution(config)  # devices first: TensorFlow cannot change them once it has started
+    out = worker_run_dir(Path(out or default_run_dir(config)), execution.strategy)
+    out = check_run_dir(out)  # read-only: a foreign or finished directory fails fast
+    if config.deterministic:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
     started = time.perf_counter()
     dataset = _load_dataset(config)
     if config.batch_size > dataset.num_pretrain:
@@ -228,30 +340,27 @@ def train(config, out=None, callbacks=(), verbose=0, on_stage=None):
     problem = _run_problem(config, dataset, needed=regime is not None)
     steps = steps_per_epoch(config, dataset)
     labels = dataset.y_train if online_probe_classes(config, dataset) is not None else None
-    pairs = training_pairs(config, dataset, problem, repeat=config.steps_per_epoch is not None, labels=labels)
+    training_pairs(config, dataset, problem, labels=labels, start_step=0)  # checks the pipeline's options
     keras.utils.set_random_seed(config.seed)  # the initialisation
-    model = build_model(config, dataset, steps)
-    out, resuming = prepare_run_dir(out or default_run_dir(config), config)
-    stage(("resuming" if resuming else "training") + f" {config.method} on {config.dataset} ({config.pairs} pairs) "
-          f"→ {out}")
-    fit_callbacks = [
-        finite_backup(out / "backup"),
-        *_monitors(config, dataset),  # before the loggers: they write online_*_top1 into the epoch logs
-        history_logger(out / "history.csv", append=resuming),
-        keras.callbacks.TerminateOnNaN(),
-        *([keras.callbacks.TensorBoard(log_dir=str(out / "tensorboard"))] if config.tensorboard else []),
-        *callbacks,
-    ]
-    train_start = time.perf_counter()
-    history = model.fit(pairs, epochs=config.epochs, steps_per_epoch=steps if config.steps_per_epoch else None,
-                        callbacks=fit_callbacks, verbose=verbose, shuffle=False)
-    train_time = time.perf_counter() - train_start
-    final = {k: float(v[-1]) for k, v in history.history.items() if v}
-    if not all(math.isfinite(v) for v in final.values()):
-        kept = (f"the last finite epoch is kept in {out / 'backup'}: train again with the same --out and a lower "
-                "--learning-rate to resume from it") if (out / "backup").is_dir() else "lower --learning-rate"
-        raise FloatingPointError(f"training diverged (non-finite loss); {kept}")
-    model.save(out / "model.keras")
+    with building(execution):
+        model = build_model(config, dataset, steps, jit_compile=execution.jit_compile)
+    out, resuming = prepare_run_dir(out, config, steps)
+    if execution.replicas > 1 or execution.policy != "float32" or execution.jit_compile:
+        stage(f"running on {execution.describe()}")
+    trained = read_trained(out) if resuming else None
+    if trained is not None and trained.get("requested_epochs") == config.epochs:
+        stage(f"training finished before the interruption: loading {out / 'model.keras'}")
+        model = load_run_model(out)
+        final, epochs_done, train_time = trained["final_train_metrics"], trained["epochs"], trained["train_time_s"]
+    else:
+        stage(("resuming" if resuming else "training") + f" {config.method} on {config.dataset} ({config.pairs} "
+              f"pairs) → {out}")
+        (out / TRAINED).unlink(missing_ok=True)
+        final, epochs_done, steps_done, train_time = _train_model(config, dataset, problem, model, out, steps, labels,
+                                                                  resuming, callbacks, verbose, stage)
+        _save_model(model, out)
+        write_json(out / TRAINED, {"final_train_metrics": final, "epochs": epochs_done, "steps": steps_done,
+                                   "requested_epochs": config.epochs, "train_time_s": round(train_time, 2)})
     baseline, summary = None, {"estimator": None, "skipped": no_baseline}
     if regime is not None:
         stage("fitting the closed-form spectral baseline")
@@ -268,7 +377,7 @@ def train(config, out=None, callbacks=(), verbose=0, on_stage=None):
         "knn_preset": config.knn_preset,
         "spectral_baseline": summary,
         "final_train_metrics": final,
-        "epochs": config.epochs,
+        "epochs": epochs_done,
         "steps_per_epoch": steps,
         "train_time_s": round(train_time, 2),
         "wall_time_s": round(time.perf_counter() - started, 2),
@@ -276,22 +385,65 @@ def train(config, out=None, callbacks=(), verbose=0, on_stage=None):
     }
     write_json(out / "metrics.json", metrics)
     shutil.rmtree(out / "backup", ignore_errors=True)
+    (out / TRAINED).unlink(missing_ok=True)  # metrics.json holds it now
     return RunResult(out, rows, metrics, resuming)
 
 
 def load_run_model(run_dir):
-    """The ``model.keras`` of a run directory, loaded in Keras safe mode; a clear error if it is not a kspectral model."""
+    """The ``model.keras`` of a run directory, loaded in Keras safe mode; a clear error if it is not a kspectral model.
+
+    Python bytecode in the file (a ``Lambda`` layer's function, serialised as ``__lambda__``) is refused before
+    Keras reads it, and the file is loaded with ``safe_mode=True``: loading a run never runs code from it, also in
+    a process that called ``keras.config.enable_unsafe_deserialization()`` (which overrides Keras' own
+    ``safe_mode`` argument).
+
+    Raises:
+        FileNotFoundError: there is no ``model.keras``.
+        ValueError: the file is not a ``.keras`` archive, holds Python code, cannot be rebuilt, or holds another
+            Keras model than a kspectral :class:`~kspectral.methods.SSLModel`.
+    """
+    import json
+    import zipfile
+
     import keras
 
     from kspectral.methods import SSLModel
 
     path = Path(run_dir) / "model.keras"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; probe a finished run directory written by `kspectral train`")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a .keras archive (a .keras file is a zip archive; this one is damaged or "
+                         "is another kind of file); restore it from a copy, or train the run again")
+    refused = ValueError(f"{path} holds Python code (e.g. a Lambda layer) and was refused: kspectral loads .keras "
+                         "files in Keras safe mode and never runs code from them; use a model written by "
+                         "`kspectral train`")
+
+    def holds_bytecode(node):
+        if isinstance(node, dict):
+            return node.get("class_name") == "__lambda__" or any(holds_bytecode(v) for v in node.values())
+        return isinstance(node, list) and any(holds_bytecode(v) for v in node)
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+    except (KeyError, zipfile.BadZipFile, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path} is not a .keras archive ({type(exc).__name__}: {exc}); restore it from a copy, or "
+                         "train the run again") from None
+    if holds_bytecode(config):
+        raise refused
     try:
         model = keras.models.load_model(path, safe_mode=True)
     except Exception as exc:  # noqa: BLE001 - Keras raises many kinds for a damaged or foreign file
-        raise ValueError(f"{path} could not be loaded as a kspectral model ({type(exc).__name__}: "
-                         f"{str(exc).splitlines()[0] if str(exc) else 'no message'}); the file is damaged or was "
-                         "written by another kspectral version: load it with that version, or retrain the run") from None
+        text, chained, seen = str(exc), exc, 0
+        while (chained := chained.__cause__ or chained.__context__) is not None and seen < 10:  # Keras wraps it
+            text, seen = f"{text} {chained}", seen + 1
+        if "safe_mode" in text or "arbitrary code" in text:
+            raise refused from None
+        first = str(exc).splitlines()[0][:300] if str(exc) else "no message"
+        raise ValueError(f"{path} could not be loaded as a kspectral model ({type(exc).__name__}: {first}); the file "
+                         "is damaged or was written by another kspectral version: load it with that version, or train "
+                         "the run again") from None
     if not isinstance(model, SSLModel):
         raise ValueError(f"{path} holds a {type(model).__name__}, not a kspectral model; probe a run directory "
                          "written by `kspectral train`")
@@ -319,7 +471,14 @@ def probe(run_dir, knn_preset=None, probes=("linear", "knn")):
     for needed in ("config.json", "model.keras"):
         if not (run_dir / needed).exists():
             raise FileNotFoundError(f"{run_dir} is not a finished run: {needed} is missing")
-    config = RunConfig.from_dict(read_json(run_dir / "config.json", "run config"))
+    try:
+        config = RunConfig.from_dict(read_json(run_dir / "config.json", "run config"))
+        config.validate()
+    except ValueError as exc:
+        message = str(exc)
+        if "config.json" not in message:  # a field error: say which file holds it
+            message = f"{run_dir / 'config.json'}: {message}; restore the file or probe another run"
+        raise ValueError(message) from None
     if knn_preset is not None:
         config.knn_preset = knn_preset
     config = with_defaults(config.validate())
@@ -375,6 +534,8 @@ def spectral(method="vicreg", graph="knn:10", dim=16, regime="auto", dataset="di
         raise ValueError(f"unknown knn_preset {knn_preset!r}; choose one of: {', '.join(KNN_PRESETS)}")
     if regime == "auto":
         regime = "linear" if graph in ("labels", "pairs") else "nonparametric"
+    if out is not None:  # an unwritable --out fails now, not after the computation
+        Path(out).mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     data = load(dataset, data_dir=data_dir, image_size=image_size, test_size=test_size, seed=seed)
     if not data.labelled:
@@ -398,7 +559,6 @@ def spectral(method="vicreg", graph="knn:10", dim=16, regime="auto", dataset="di
     summary.update(graph_report=str(graph_report(problem.graph)), seconds=round(seconds, 2), probes=probe_dict(rows),
                    knn_preset=knn_preset, method=method, dataset=dataset, graph_spec=graph)
     if out is not None:
-        Path(out).mkdir(parents=True, exist_ok=True)
         write_json(Path(out) / "spectral.json", summary)
     return SpectralResult(rows, summary)
 

@@ -1,54 +1,156 @@
-"""One training step of a method on 1 device vs 2 replicas (2 logical CPUs) with the same global batch.
+"""``fit()`` of every method on 1 device vs 2 replicas (2 logical CPUs) with the same global batches.
 
-Usage: ``replica_equivalence.py [METHOD]`` (a method name or alias, default ``vicreg``; ``simclr`` exercises the
-joint forward of both views). The encoder carries an L2 regularizer, so ``model.losses`` goes through the replica
-scaling too. Prints the largest difference between the resulting weights and between the reported losses. Run as a
-separate process because logical devices must be configured before TensorFlow initialises.
+Usage: ``replica_equivalence.py [--sync heads|all|none] [--methods a,b,...] [--unsynced a,b,...] [--probe a,b,...]
+[--save-load] [--device-augment]``;
+by default every registered method name, aliases included, with ``sync_batchnorm="all"``, then the ``--unsynced``
+methods with ``sync_batchnorm="none"`` (per-replica statistics, which must differ). Each model has BatchNorm
+everywhere: a user-built encoder ``Dense-BN-ReLU-Dense`` with an L2 regularizer (so ``model.losses`` goes through the
+replica scaling), the library's projector (Linear-BN-ReLU blocks) or CISSL's / DISSL's heads, and an online linear probe
+trained with Adam on labelled rows (−1 = unlabelled; ``--probe a,b`` restricts it to those methods). Both models
+train 2 epochs of 2 steps of global batch 16 with SGD.
+
+Prints one JSON line per method: ``{"method", "sync", "weight_diff" (largest |w₁ − w₂| over all weights, the
+BatchNorm moving statistics and the probe's included), "weight_scale" (largest |w₁|), "moved" (largest change from the
+initial weights), "loss_1", "loss_2" (per-epoch losses), "probe_1", "probe_2" (online probe accuracy)}``; with
+``--save-load`` one more line ``{"save_load": max |embed difference|}`` for a 2-replica model saved to ``.keras`` and
+loaded on one device; with ``--device-augment`` a line ``{"device_augment": max |Δw|, "loss_1", "loss_2"}`` for views
+drawn on the device (:meth:`~kspectral.methods.SSLModel.augment`). Runs as a separate process because logical
+devices must be configured before TensorFlow initialises.
 """
 
+import argparse
+import json
 import os
 import sys
+import tempfile
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-
-import keras  # noqa: E402
-
 from kspectral import methods  # noqa: E402
+from kspectral.distribute import make_strategy  # noqa: E402
 
-METHOD = sys.argv[1] if len(sys.argv) > 1 else "vicreg"
+HEADS = {
+    "cissl": {"student_dim": 8, "teacher": "16-8"},
+    "dissl": {"n_classes": 8, "teacher": "16-8", "student_bottleneck": 8},
+}
 
 
-def make_model():
+def make_model(method, sync, probe=True):
     keras.utils.set_random_seed(0)
     encoder = keras.Sequential([
         keras.Input((12,)),
-        keras.layers.Dense(16, activation="relu", kernel_regularizer=keras.regularizers.L2(1e-3)),
+        keras.layers.Dense(16, use_bias=False, kernel_regularizer=keras.regularizers.L2(1e-3)),
+        keras.layers.BatchNormalization(),
+        keras.layers.ReLU(),
         keras.layers.Dense(8),
     ])
-    projector = keras.Sequential([keras.layers.Dense(8, use_bias=False)])  # no BatchNorm: per-replica stats differ
-    model = methods.create(METHOD, encoder, projector=projector)
-    model.compile(optimizer=keras.optimizers.SGD(0.1))
+    cls, _ = methods.resolve(method)
+    heads = HEADS.get(cls.registry_name, {"projector": "16-16-8"})
+    probe = {"online_probe_classes": 3, "online_probe_optimizer": keras.optimizers.Adam(0.05)} if probe else {}
+    model = methods.create(method, encoder, **heads, sync_batchnorm=sync, diagnostics=False, **probe)
+    model.compile(optimizer=keras.optimizers.SGD(0.05))
     return model
 
 
-rng = np.random.default_rng(0)
-a = rng.normal(size=(32, 12)).astype("float32")
-b = (a + 0.3 * rng.normal(size=(32, 12))).astype("float32")
-data = tf.data.Dataset.from_tensor_slices((a, b)).batch(32)
+def dataset():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(32, 12)).astype("float32")
+    b = (a + 0.3 * rng.normal(size=a.shape)).astype("float32")
+    y = rng.integers(-1, 3, size=32).astype("int32")  # -1: unlabelled rows
+    return tf.data.Dataset.from_tensor_slices((a, b, y)).batch(16)
 
-single = make_model()
-h1 = single.fit(data, epochs=1, verbose=0, shuffle=False).history
-strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-with strategy.scope():
-    mirrored = make_model()
-h2 = mirrored.fit(data, epochs=1, verbose=0, shuffle=False).history
-assert strategy.num_replicas_in_sync == 2
-weight_diff = max(float(np.max(np.abs(w1 - w2))) for w1, w2 in zip(single.get_weights(), mirrored.get_weights()))
-moved = max(float(np.max(np.abs(w1 - w0))) for w1, w0 in zip(single.get_weights(), make_model().get_weights()))
-print(f"weight_diff={weight_diff:.3e} moved={moved:.3e} loss_1={h1['loss'][0]:.6f} loss_2={h2['loss'][0]:.6f}")
-sys.exit(0)
+
+def compare(method, sync, strategy, probe):
+    start = time.perf_counter()
+    data = dataset()
+    single = make_model(method, sync, probe)
+    fresh = make_model(method, sync, probe)
+    fresh.build((None, 12))
+    initial = fresh.get_weights()
+    h1 = single.fit(data, epochs=2, verbose=0, shuffle=False).history
+    with strategy.scope():
+        mirrored = make_model(method, sync, probe)
+    h2 = mirrored.fit(data, epochs=2, verbose=0, shuffle=False).history
+    w1, w2 = single.get_weights(), mirrored.get_weights()
+    assert len(w1) == len(w2) == len(initial)
+    result = {
+        "method": method,
+        "sync": sync,
+        "weight_diff": max(float(np.max(np.abs(a - b))) for a, b in zip(w1, w2)),
+        "weight_scale": max(float(np.max(np.abs(a))) for a in w1),
+        "moved": max(float(np.max(np.abs(a - b))) for a, b in zip(w1, initial)),
+        "loss_1": [float(v) for v in h1["loss"]],
+        "loss_2": [float(v) for v in h2["loss"]],
+        "probe_1": [float(v) for v in h1.get("online_linear_train_top1", [])],
+        "probe_2": [float(v) for v in h2.get("online_linear_train_top1", [])],
+        "seconds": round(time.perf_counter() - start, 2),
+    }
+    return result, mirrored
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sync", default="all", choices=("heads", "all", "none"))
+    parser.add_argument("--methods", default=",".join(methods.names()))
+    parser.add_argument("--unsynced", default="")
+    parser.add_argument("--probe", default=None, help="the methods trained with an online probe (default: all)")
+    parser.add_argument("--save-load", action="store_true")
+    parser.add_argument("--device-augment", action="store_true")
+    args = parser.parse_args()
+    strategy = make_strategy("mirrored", cpu_devices=2)  # before any TensorFlow operation
+    assert strategy.num_replicas_in_sync == 2
+    runs = [(m, args.sync) for m in args.methods.split(",") if m] + [(m, "none") for m in args.unsynced.split(",") if m]
+    saved = None
+    for method, sync in runs:
+        result, mirrored = compare(method, sync, strategy, args.probe is None or method in args.probe.split(","))
+        if saved is None and sync != "none":
+            saved = mirrored
+        print(json.dumps(result), flush=True)
+    if args.save_load:
+        # A model trained on 2 replicas (synchronised BatchNorm), saved, and loaded on one device.
+        x = np.random.default_rng(1).normal(size=(8, 12)).astype("float32")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "model.keras")
+            saved.save(path)
+            loaded = keras.models.load_model(path)
+        synced = [layer.synchronized for layer in methods.base.batchnorm_layers(loaded)]
+        reference = saved.embed(x).numpy()
+        print(json.dumps({"save_load": float(np.max(np.abs(loaded.embed(x).numpy() - reference))),
+                          "synchronized": synced}), flush=True)
+    if args.device_augment:
+        print(json.dumps(device_augment(strategy)), flush=True)
+    return 0
+
+
+def device_augment(strategy):
+    """``augment_on = "device"``: a model that draws its views from raw uint8 images, on 1 device and on 2 replicas,
+    with an uneven last batch (29 images in batches of 16: 8 + 8, then 7 + 6 rows per replica)."""
+    from kspectral.data import digits_augmenter
+    from kspectral.encoders import build_encoder
+
+    def make():
+        keras.utils.set_random_seed(0)
+        model = methods.VICReg(build_encoder("mlp", (8, 8, 1), "16"), projector="16-8", diagnostics=False,
+                               augmenters=digits_augmenter(seed=0))
+        model.compile(optimizer=keras.optimizers.SGD(0.05))
+        return model
+
+    x = (np.random.default_rng(2).uniform(size=(29, 8, 8, 1)) * 255).astype("uint8")
+    data = tf.data.Dataset.from_tensor_slices(x).batch(16)
+    single = make()
+    h1 = single.fit(data, epochs=2, verbose=0).history
+    with strategy.scope():
+        mirrored = make()
+    h2 = mirrored.fit(data, epochs=2, verbose=0).history
+    return {"device_augment": max(float(np.max(np.abs(a - b))) for a, b in zip(single.get_weights(),
+                                                                             mirrored.get_weights())),
+            "loss_1": [float(v) for v in h1["loss"]], "loss_2": [float(v) for v in h2["loss"]]}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
