@@ -13,6 +13,7 @@ Submodules load on first use, so ``import kspectral.spectral`` (numpy/scipy only
 - :mod:`kspectral.callbacks`: the online probe monitor.
 - :mod:`kspectral.plots`: PNGs of a run and grids of augmented views.
 - :mod:`kspectral.runs`: the train / probe / spectral workflows behind the ``kspectral`` command.
+- :mod:`kspectral.distribute`: ``tf.distribute`` strategies by name, logical CPU devices, multi-worker helpers.
 - :mod:`kspectral.catalog`: method names and aliases, readable without TensorFlow.
 """
 
@@ -22,7 +23,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "objectives", "methods", "spectral", "data", "probes", "encoders", "runs", "recipes", "catalog", "optimizers",
-    "callbacks", "plots",
+    "callbacks", "plots", "distribute",
 )
 
 

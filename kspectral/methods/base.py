@@ -64,7 +64,9 @@ def _num_replicas():
 def _multi_worker():
     """Whether the current strategy is a ``MultiWorkerMirroredStrategy`` with several workers."""
     strategy = tf.distribute.get_strategy()
-    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and strategy.extended._in_multi_worker_mode()
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return False
+    return getattr(strategy.extended, "_in_multi_worker_mode", lambda: True)()  # Keras' own test of the same
 
 
 def _step_logs(logs):
@@ -694,17 +696,18 @@ class SSLModel(keras.Model):
 
     # ------------------------------------------------------------------ inference
     def encode(self, x, batch_size=256):
-        """Representations of ``x`` (numpy array or ``tf.data.Dataset`` of inputs) as a numpy array."""
+        """Representations of ``x`` (numpy array or ``tf.data.Dataset`` of inputs) as a float32 numpy array
+        ``(N, d)`` (also under a mixed-precision policy, whose layers compute in float16 or bfloat16)."""
+
+        def features(batch):
+            return ops.convert_to_numpy(ops.cast(self.encoder(batch, training=False), "float32"))
+
         if isinstance(x, tf.data.Dataset):
-            return np.concatenate([ops.convert_to_numpy(self.encoder(b, training=False)) for b in x])
+            return np.concatenate([features(b) for b in x])
         x = np.asarray(x)
         if x.shape[0] == 0:
             raise ValueError("encode() got no samples")
-        out = [
-            ops.convert_to_numpy(self.encoder(x[i : i + batch_size], training=False))
-            for i in range(0, x.shape[0], batch_size)
-        ]
-        return np.concatenate(out)
+        return np.concatenate([features(x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)])
 
     @classmethod
     def spectral_baseline(cls, graph, dim, features=None, **options):

@@ -138,7 +138,10 @@ def build_model(config, dataset, steps=None, jit_compile="auto"):
     if (classes := online_probe_classes(config, dataset)) is not None:
         extras["online_probe_classes"] = classes
     try:
-        model = methods.create(config.method, encoder, **heads, **extras, **config.method_options)
+        # every BatchNorm, the encoder's too, normalises over the global batch under a strategy, as the official
+        # VICReg and Barlow Twins code does with SyncBatchNorm (docs/distributed.md)
+        options = {"sync_batchnorm": "all", **config.method_options}
+        model = methods.create(config.method, encoder, **heads, **extras, **options)
     except (TypeError, ValueError) as exc:  # the options come from the user: report them as bad input
         raise ValueError(f"bad method_options for {config.method}: {exc}") from None
     model.compile(optimizer=build_optimizer(config, steps or steps_per_epoch(config, dataset)),
