@@ -79,30 +79,111 @@ def _import_tensorflow():
         import keras  # noqa: F401
 
 
-def _progress_callback(epochs):
+def _progress_callback(epochs, clock=None):
+    """The live training display of ``kspectral train``: a Keras callback drawing one Rich progress line.
+
+    The line shows the epoch (``epoch 3/100``), a bar over all the run's steps, the step within the epoch
+    (``step 12/50``), the elapsed time, an ETA and the latest metrics (the running ``loss`` to 6 significant
+    digits, ``rankme``, and the online probe's ``online_linear_top1`` at the end of each epoch). Until the first
+    batch of a ``fit()`` call ends, the step column reads "compiling the train step…": Keras traces (and with XLA
+    compiles) the step then, which can take longer than many steps. The ETA is the mean time per step since that
+    first batch times the steps left, so compilation does not inflate it.
+
+    Args:
+        epochs: the run's total epochs (``config.epochs``; a resumed run's ``fit`` starts at a later epoch).
+        clock: seconds as a float (default ``time.monotonic``); tests pass a fake clock.
+
+    Returns:
+        A ``keras.callbacks.Callback`` with a ``stop()`` method, which ends the live display (also after Ctrl-C).
+    """
+    import datetime
+    import time
+
     import keras
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    clock = clock or time.monotonic
+    compiling = "compiling the train step…"
+
+    def duration(seconds):
+        return str(datetime.timedelta(seconds=round(max(seconds, 0.0))))
+
+    def shown_metrics(logs):
+        parts = []
+        for key, spec in (("loss", ".6g"), ("rankme", ".4g"), ("online_linear_top1", ".4f")):
+            if key in (logs or {}):
+                try:
+                    parts.append(f"{key}={float(logs[key]):{spec}}")
+                except (TypeError, ValueError):  # a value Keras could not reduce to a number: leave it out
+                    continue
+        return " ".join(parts)
 
     class RichProgress(keras.callbacks.Callback):
-        """Epoch progress bar with the latest loss and diagnostics."""
+        """Epoch, step within the epoch, ETA and the latest loss and diagnostics, on one live line."""
 
         def on_train_begin(self, logs=None):
+            self.stop()  # a resumed run calls fit() twice (the rest of an epoch, then the others)
+            self.steps = self.params.get("steps")  # None: the data's length is unknown until an epoch ends
+            self.epoch = 0
+            self.first_step_time = None  # clock() when the first batch of this fit() call ended
+            self.steps_timed = 0  # batches ended since then
+            self.batches = 0  # batches ended in the current epoch
             self.progress = Progress(
-                TextColumn("[bold]epoch"),
-                MofNCompleteColumn(),
+                TextColumn("[bold]{task.fields[epoch]}"),
                 BarColumn(bar_width=20),
+                TextColumn("{task.fields[step]}", markup=False),
                 TimeElapsedColumn(),
-                TextColumn("{task.fields[metrics]}"),
+                TextColumn("{task.fields[eta]}", markup=False),
+                TextColumn("{task.fields[metrics]}", markup=False),
                 console=console,
                 transient=False,
             )
-            self.task = self.progress.add_task("train", total=epochs, metrics="")
+            self.task = self.progress.add_task("train", total=self._total(), epoch=f"epoch -/{epochs}",
+                                               step=compiling, eta="", metrics="")
             self.progress.start()
 
+        def _total(self):
+            return None if self.steps is None else epochs * self.steps
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+            self.batches = 0
+            fields = {"epoch": f"epoch {epoch + 1}/{epochs}"}
+            if self.steps is not None:
+                fields["completed"] = epoch * self.steps
+            if self.first_step_time is not None:
+                fields["step"] = self._step_text(0)
+            self.progress.update(self.task, **fields)
+
+        def _step_text(self, done):
+            return f"step {done}/{self.steps}" if self.steps is not None else f"step {done}"
+
+        def on_train_batch_end(self, batch, logs=None):
+            now = clock()
+            if self.first_step_time is None:
+                self.first_step_time = now
+            else:
+                self.steps_timed += 1
+            done = self.batches = batch + 1
+            fields = {"step": self._step_text(done), "metrics": shown_metrics(logs)}
+            if self.steps is not None:
+                fields["completed"] = self.epoch * self.steps + done
+                if self.steps_timed:
+                    per_step = (now - self.first_step_time) / self.steps_timed
+                    left = (epochs - self.epoch - 1) * self.steps + (self.steps - done)
+                    fields["eta"] = f"ETA {duration(per_step * left)}"
+            self.progress.update(self.task, **fields)
+
         def on_epoch_end(self, epoch, logs=None):
-            logs = logs or {}
-            shown = " ".join(f"{k}={float(v):.4g}" for k, v in logs.items() if k in ("loss", "rankme"))
-            self.progress.update(self.task, completed=epoch + 1, metrics=shown)
+            if self.steps is None and self.batches:  # learnt from the first epoch: the bar and the ETA can start
+                self.steps = self.batches
+                self.progress.update(self.task, total=self._total())
+            fields = {"metrics": shown_metrics(logs)}
+            if self.steps is not None:
+                fields["completed"] = (epoch + 1) * self.steps
+            if epoch + 1 >= epochs:
+                fields["eta"] = ""
+            self.progress.update(self.task, **fields)
 
         def on_train_end(self, logs=None):
             self.stop()
@@ -151,7 +232,58 @@ def _print_table(rows, title):
     console.print(table)
 
 
-@app.command()
+def _config_value(value):
+    """A config default as it is written in a recipe or after ``--set KEY=`` (TOML; ``unset`` for ``None``)."""
+    import json
+
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_config_value(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def _fields_without_flag(command):
+    """``[(name, default)]`` of the :class:`~kspectral.runs.RunConfig` fields that no option of ``command`` sets."""
+    import dataclasses
+
+    from kspectral.runs.config import RunConfig
+
+    flags = {param.name for param in command.params}
+    defaults = RunConfig()
+    return [(f.name, getattr(defaults, f.name)) for f in dataclasses.fields(RunConfig) if f.name not in flags]
+
+
+class _TrainCommand(typer.core.TyperCommand):
+    """``kspectral train``'s help ends with the config fields that have no flag, each with its default.
+
+    The list is generated from :class:`~kspectral.runs.RunConfig` and the command's options when the help is shown
+    (so that every other command starts without importing the config module), one line per field.
+    """
+
+    title = "Config fields without a flag: set with --set KEY=VALUE (defaults shown)"
+
+    def format_help(self, ctx, formatter):
+        super().format_help(ctx, formatter)
+        rows = [(name, _config_value(value)) for name, value in _fields_without_flag(self)]
+        if formatter.getvalue():  # click's plain help (Typer without Rich formatting)
+            with formatter.section(self.title):
+                formatter.write_dl([(name, f"= {value}") for name, value in rows])
+            return
+        from rich.panel import Panel
+        from rich.table import Table
+
+        table = Table.grid(padding=(0, 1))
+        for name, value in rows:
+            table.add_row(name, "=", value)
+        console.print(Panel(table, title=self.title, title_align="left", border_style="dim"), highlight=False)
+
+
+@app.command(cls=_TrainCommand)
 def train(
     method: Optional[str] = typer.Option(None, help="SSL method (see `kspectral methods`).", show_default="vicreg"),
     dataset: Optional[str] = typer.Option(
@@ -224,7 +356,10 @@ def train(
 
     Prints linear and kNN top-1 on the test split for raw pixels, the trained encoder and the closed-form
     spectral baseline on the same positive-pair graph, and writes config.json, model.keras, history.csv,
-    metrics.json and TensorBoard logs to the run directory. Every field of config.json can be set with --set.
+    metrics.json and TensorBoard logs to the run directory.
+
+    Every field of config.json can be set: the options below set the common ones, --set KEY=VALUE any of them
+    (the fields without an option are listed at the end, with their defaults), and a --recipe sets many at once.
     """
     from kspectral.runs import resolve_config
 
@@ -265,6 +400,8 @@ def train(
     else:
         console.print(f"spectral baseline: none ({sb['skipped']})")
     console.print(f"run directory: {result.run_dir}   train {m['train_time_s']:.1f} s, wall {m['wall_time_s']:.1f} s")
+    for flagged in result.warnings:  # one yellow line each: the reason and the fix
+        console.print(f"warning: {flagged['message']}", style="yellow", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -282,33 +419,73 @@ def probe(
 
     rows = runs.probe(run_dir, knn_preset=knn_preset, probes=probes or ("linear", "knn"))
     _print_table(rows, f"Top-1 of {run_dir} on its test split")
+    for flagged in rows.warnings:  # one yellow line each: the reason and the fix
+        console.print(f"warning: {flagged['message']}", style="yellow", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
 def spectral(
-    method: str = typer.Option("vicreg", help="Method whose closed form to compute (see `kspectral methods`)."),
-    graph: str = typer.Option("knn:10", help="Positive-pair graph: knn:K, labels, pairs or augment."),
-    dim: int = typer.Option(16, min=1, help="Embedding dimension K."),
+    method: Optional[str] = typer.Option(None, help="Method whose closed form to compute (see `kspectral methods`).",
+                                         show_default="vicreg"),
+    graph: Optional[str] = typer.Option(None, help="Positive-pair graph: knn:K, labels, pairs or augment.",
+                                        show_default="knn:10"),
+    dim: Optional[int] = typer.Option(None, min=1, help="Embedding dimension K.", show_default="16"),
     regime: str = typer.Option(
         "auto", help="linear (Z = XW, applied to the test split), nonparametric (train and test embedded together, "
         "no test labels) or auto."
     ),
-    seed: int = typer.Option(0, min=0, help="Seed of the split and augmentations."),
-    knn_preset: str = typer.Option("dino", "--knn-preset", help="kNN probe preset: dino or instdisc."),
+    dataset: Optional[str] = typer.Option(
+        None, help="digits, a TFDS name (cifar10, cifar100, stl10, imagenette, mnist, fashion_mnist, tfds:NAME), "
+        "a folder of images, or an .npz/.npy file (as `kspectral train`).", show_default="digits",
+    ),
+    data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Folder of prepared TFDS data.",
+                                           show_default="~/tensorflow_datasets"),
+    image_size: Optional[int] = typer.Option(None, "--image-size", help="Resize images to this side.",
+                                             show_default="the dataset's"),
+    test_size: Optional[float] = typer.Option(None, "--test-size", help="Held-out fraction where the data has no "
+                                              "test split.", show_default="0.2"),
+    augment: Optional[str] = typer.Option(None, help="Augmentation preset of pairs / augment graphs: simclr, cifar, "
+                                          "byol, vicreg, digits, multicrop.", show_default="the dataset's"),
+    augment_options: Optional[list[str]] = typer.Option(
+        None, "--augment-option", metavar="KEY=VALUE", help="An option of the preset, KEY=VALUE (repeatable), as "
+        "`kspectral train --set augment_options.KEY=VALUE`, e.g. --augment-option strength=0.5.",
+    ),
+    rounds: Optional[int] = typer.Option(None, min=1, help="Augmentation rounds (pairs) or draws (augment).",
+                                         show_default="4"),
+    seed: Optional[int] = typer.Option(None, min=0, help="Seed of the split and augmentations (as `kspectral "
+                                       "train --seed`).", show_default="0"),
+    knn_preset: Optional[str] = typer.Option(None, "--knn-preset", help="kNN probe preset: dino or instdisc.",
+                                             show_default="dino"),
+    run: Optional[Path] = typer.Option(
+        None, "--run", help="A run directory of `kspectral train`: compute the closed form of its baseline (its "
+        "method, graph, dataset, augmentation and seed; options given here override them).",
+    ),
     out: Optional[Path] = typer.Option(None, help="Directory to write spectral.json to."),
 ):
-    """Compute a method's closed-form spectral baseline on digits and a graph, and probe it like a trained run."""
+    """Compute a method's closed-form spectral baseline on a dataset and graph, and probe it like a trained run.
+
+    `kspectral spectral --graph pairs --dataset X --augment P --seed S` reproduces the baseline of `kspectral train
+    --dataset X --augment P --seed S`; `kspectral spectral --run RUN_DIR` the baseline of that run.
+    """
+    from kspectral.runs.config import parse_setting
+
+    options = None
+    if augment_options:
+        options = dict(parse_setting(item) for item in augment_options)  # TOML values, as --set
     _import_tensorflow()
     from kspectral import runs
 
-    result = runs.spectral(method=method, graph=graph, dim=dim, regime=regime, seed=seed, knn_preset=knn_preset,
-                           out=out)
+    result = runs.spectral(method=method, graph=graph, dim=dim, regime=regime, dataset=dataset, seed=seed,
+                           knn_preset=knn_preset, rounds=rounds, out=out, data_dir=data_dir, image_size=image_size,
+                           test_size=test_size, augment=augment, augment_options=options, run=run)
     s = result.summary
-    _print_table(result.rows, f"Top-1 on the digits test split (kNN preset: {knn_preset})")
+    _print_table(result.rows, f"Top-1 on the {s['dataset']} test split (kNN preset: {s['knn_preset']})")
     objective = "unknown" if s["objective"] is None else f"{s['objective']:.6g}"
     console.print(f"{s['estimator']} ({s['status']}) on the {s['graph']}: rank {s['rank']}, objective {objective}, "
                   f"{s['seconds']:.2f} s")
     console.print(f"graph: {s['graph_report']}")
+    for flagged in result.warnings:  # one yellow line each: the reason and the fix
+        console.print(f"warning: {flagged['message']}", style="yellow", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -49,20 +49,6 @@ def test_layout_of_the_design_card():
         assert (ROOT / path).exists(), path
 
 
-def test_readme_python_examples_run(tmp_path, monkeypatch):
-    """The README's Python snippets run as written (with 1 epoch instead of 30)."""
-    text = (ROOT / "README.md").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
-    assert len(blocks) >= 2
-    monkeypatch.chdir(tmp_path)
-    namespace = {}
-    for block in blocks:
-        exec(block.replace("epochs=30", "epochs=1"), namespace)  # noqa: S102
-    assert (tmp_path / "vicreg.keras").is_file()
-    assert namespace["Z"].shape == (1437, 16)
-    assert namespace["baseline"].transform(namespace["X"]).shape == (1437, 16)
-
-
 def test_readme_methods_table_is_generated_from_the_baselines_table():
     from kspectral.spectral.baselines import markdown_table
 

@@ -327,7 +327,8 @@ def test_property8_hinge_finite_beta_distinct_scales():
     runs = lbfgs(lambda z: hinge_loss(z, L, 1.0, 100.0, 0.5), (N, K), seeds=range(4))
     values = np.array([v for v, _ in runs])
     assert values.min() >= sol.value - 1e-8
-    assert values.min() == pytest.approx(sol.value, abs=1e-6)
+    # the optimum sits on the hinge's kink (√Cov_kk = 1), where L-BFGS stops early: 1.5e-6 above with SciPy 1.17.1
+    assert values.min() == pytest.approx(sol.value, abs=1e-5)
 
 
 # ---------------------------------------------------------------------------------------------------------------

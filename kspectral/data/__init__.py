@@ -13,11 +13,13 @@ from kspectral.data.augment import (
     vicreg_augmenters,
 )
 from kspectral.data.augmentations import CheckChannels, RandomApply, RandomResizedCrop, ReflectPadded, Solarize
+from kspectral.data.arrays import as_dataset, from_arrays
 from kspectral.data.datasets import (
     CACHE_BUDGET,
     DATASETS,
     MEMORY_BUDGET,
     ImageDataset,
+    augmenter_for,
     check_dataset_name,
     digits,
     load,
@@ -38,6 +40,8 @@ __all__ = [
     "Solarize",
     "augmented_pairs",
     "augmenter",
+    "augmenter_for",
+    "as_dataset",
     "blur_kernel_size",
     "byol_augmenters",
     "check_dataset_name",
@@ -45,6 +49,7 @@ __all__ = [
     "color_jitter",
     "digits",
     "digits_augmenter",
+    "from_arrays",
     "graph_pairs",
     "load",
     "multicrop",

@@ -177,6 +177,46 @@ def default_augment(image_shape):
     return "cifar" if max(height, width) <= 64 else "simclr"
 
 
+def augmenter_for(image_shape, preset=None, options=None, seed=None):
+    """The augmentation preset ``preset`` (default: :func:`default_augment`) set up for samples of ``image_shape``.
+
+    Presets that take a channel count get the images'; presets that take an ``image_size`` keep the images' size
+    (``digits`` keeps its own 8 px default); ``options`` override both. ``seed=None`` draws fresh randomness.
+
+    Args:
+        image_shape: shape of one sample, ``(H, W, C)``.
+        preset: a name of :data:`kspectral.data.AUGMENTERS` (``None``: the preset that suits the shape).
+        options: the preset's options (e.g. ``{"strength": 0.5}``).
+        seed: the augmenters' seed.
+
+    Returns:
+        the preset's augmenter: a Keras layer, or a tuple/list of them (one per view).
+
+    Example:
+        >>> aug = augmenter_for((16, 16, 3), "cifar", seed=0)   # 16 px RGB views of 16 px RGB images
+    """
+    import inspect
+
+    from kspectral.data.augment import AUGMENTERS, augmenter
+
+    image_shape = tuple(int(s) for s in image_shape)
+    name = preset if preset is not None else default_augment(image_shape)
+    if name is None:
+        raise ValueError(f"samples of shape {image_shape} are not images with 1 or 3 channels: no augmentation "
+                         "preset applies; name one (augment=...) or use graph pairs (knn, labels)")
+    if not isinstance(name, str) or name not in AUGMENTERS:
+        raise ValueError(f"unknown augmentation preset {name!r}; choose one of: {', '.join(AUGMENTERS)}")
+    if options is not None and not isinstance(options, dict):
+        raise ValueError(f"augment_options must be a dict of the preset's options, got {type(options).__name__}")
+    options = dict(options or {})
+    parameters = inspect.signature(AUGMENTERS[name]).parameters
+    if "channels" in parameters and len(image_shape) == 3:
+        options.setdefault("channels", image_shape[-1])
+    if "image_size" in parameters and name != "digits" and len(image_shape) == 3:
+        options.setdefault("image_size", image_shape[:2])  # views keep the images' size
+    return augmenter(name, seed=None if seed is None else int(seed), **options)
+
+
 def digits(test_size=0.2, seed=0):
     """scikit-learn's bundled 8×8 handwritten digits (1797 images, 10 classes), stratified split.
 

@@ -667,6 +667,31 @@ class SSLModel(keras.Model):
             )
         super().compile(optimizer=optimizer, **kwargs)
 
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """Keras ``fit``, with ``shuffle`` defaulting to ``False`` when ``x`` is a ``tf.data`` dataset.
+
+        Keras' ``fit(shuffle=True)`` default cannot shuffle a ``tf.data.Dataset`` and warns ("`shuffle=True` was
+        passed, but will be ignored") on every call; kspectral's pipelines (:func:`kspectral.data.augmented_pairs`,
+        :func:`~kspectral.data.graph_pairs`, :func:`~kspectral.data.image_batches`) shuffle themselves, so for a
+        dataset (or a ``tf.distribute`` distributed dataset) the default becomes ``False`` and nothing is printed.
+        An explicit ``shuffle`` and every other argument pass through to ``keras.Model.fit`` unchanged.
+
+        Args:
+            x: batches of pairs ``(view_a, view_b)`` or ``(view_a, view_b, y)``, or of raw images for a model built
+                with ``augmenters=...``; see :meth:`keras.Model.fit`.
+            y, *args, **kwargs: as :meth:`keras.Model.fit`.
+
+        Returns:
+            The ``keras.callbacks.History`` of the run.
+
+        Example:
+            >>> model.fit(augmented_pairs(x, digits_augmenter()), epochs=3)  # doctest: +SKIP
+        """
+        shuffle_given = "shuffle" in kwargs or len(args) >= 7  # shuffle is fit's 9th positional argument
+        if not shuffle_given and isinstance(x, (tf.data.Dataset, tf.distribute.DistributedDataset)):
+            kwargs["shuffle"] = False
+        return super().fit(x, y, *args, **kwargs)
+
     def compile_from_config(self, config):
         """Re-compile a loaded model from its saved compile config (optimizer state included)."""
         config = keras.saving.deserialize_keras_object(config)

@@ -27,6 +27,8 @@ class GraphProblem:
         description: what the graph is, for run summaries (e.g. ``"kNN graph (k=10) on training pixels"``).
         spec: the graph specification it was built from (``"knn:10"``, ``"labels"``, ``"pairs"``, ``"augment"``).
         transductive: whether the rows are the training and the test images together.
+        index: for a pair graph of views (:func:`augmented_views`), the ``(M,)`` training image of each pair;
+            ``None`` otherwise.
     """
 
     X: np.ndarray
@@ -34,6 +36,7 @@ class GraphProblem:
     description: str
     spec: str
     transductive: bool = False
+    index: np.ndarray | None = None
 
 
 def graph_for_pairs(pairs, knn_k):
@@ -59,79 +62,177 @@ def check_graph_spec(spec):
     return spec
 
 
+#: images augmented together when the closed form draws its views (a "batch" of the seeding convention)
+VIEW_BATCH = 256
+
+
 def dataset_augmenter(dataset, preset=None, options=None, seed=None):
-    """The augmentation preset ``preset`` (default: the dataset's own) for ``dataset``'s images.
+    """The augmenter of ``dataset``'s images: a preset by name (default: the dataset's own), or a given augmenter.
 
-    Presets that take a channel count get the dataset's; ``seed=None`` draws fresh randomness.
+    A preset is set up for the images (:func:`kspectral.data.augmenter_for`: their channels and size) and seeded
+    with ``seed`` (``None`` draws fresh randomness); a Keras layer or a sequence of them is returned as it is.
     """
-    import inspect
+    from kspectral.data import augmenter_for
 
-    from kspectral.data import AUGMENTERS, augmenter
-
+    if preset is not None and not isinstance(preset, str):
+        if options:
+            raise ValueError("augment_options go with a preset name; set the options of your own augmenter when "
+                             "you build it")
+        _view_pair(preset)  # checks it
+        return preset
     name = preset or dataset.default_augment
     if name is None:
         raise ValueError(f"{dataset.name} holds flat features, for which there is no augmentation preset; train on "
                          "graph pairs (--pairs knn or labels) or name a preset with --augment")
-    options = dict(options or {})
-    parameters = inspect.signature(AUGMENTERS[name]).parameters if name in AUGMENTERS else {}
-    if "channels" in parameters:
-        options.setdefault("channels", dataset.channels)
-    if "image_size" in parameters and name != "digits" and len(dataset.image_shape) == 3:
-        options.setdefault("image_size", tuple(dataset.image_shape[:2]))  # views keep the images' size
-    return augmenter(name, seed=None if seed is None else int(seed), **options)
+    return augmenter_for(dataset.image_shape, name, options, seed=seed)
 
 
 def _view_pair(aug):
     """The augmenters of the two views: one augmenter twice, or the first two of a sequence (e.g. BYOL's pair, or
     multi-crop's two large views)."""
-    return (aug[0], aug[1]) if isinstance(aug, (list, tuple)) else (aug, aug)
+    pair = (aug[0], aug[1]) if isinstance(aug, (list, tuple)) and len(aug) >= 2 else (aug, aug)
+    for a in pair:
+        if not callable(a) or isinstance(a, (list, tuple)):
+            raise TypeError(f"an augmenter is a callable Keras layer/model, a sequence of them (one per view) or a "
+                            f"preset name (kspectral.data.AUGMENTERS), got {type(aug).__name__}")
+    return pair
 
 
-def _augment(aug, x, chunk=1024):
-    return np.concatenate([np.asarray(aug(x[i:i + chunk], training=True)).reshape(len(x[i:i + chunk]), -1)
-                           for i in range(0, len(x), chunk)])
+def _augment(aug, batch):
+    """One view of a batch, flattened to float64 ``(B, D)``."""
+    return np.asarray(aug(batch, training=True), dtype=np.float64).reshape(len(batch), -1)
 
 
-def augmented_views(dataset, rounds, seed, rows=None, augment=None, augment_options=None):
-    """``rounds`` rounds of two augmented views of every training image, view-major, flattened to float64.
+def augmented_views(x, augmenter, rounds=1, seed=0, *, batch_size=VIEW_BATCH, shuffle=False, drop_remainder=False,
+                    augment_options=None):
+    """The augmented views an augmenter and a seed give, and their pair graph: the closed form's input.
 
-    Row ``r·N + i`` (first half) and row ``(rounds + r)·N + i`` (second half) are the two views of image ``i``
-    in round ``r``: the layout of :func:`kspectral.spectral.pair_graph` with ``N·rounds`` pairs. The augmenter is
-    seeded with ``seed``, so the same seed gives the same views whatever the global random state. A preset with one
-    augmenter per view (``byol``, ``vicreg``, ``multicrop``) draws each view from its own distribution (multi-crop:
-    the two large views).
+    Views are drawn as :func:`kspectral.data.augmented_pairs` draws the batches of its resumable stream (the stream
+    ``kspectral train`` fits on): round ``r`` goes over the images in batches of ``batch_size``; before batch ``t``
+    (counted over all rounds) is augmented, the state of every ``SeedGenerator`` of the augmenters is set to
+    ``(its seed, 64·t)``, then view a and view b are drawn. So, for the same augmenter (or preset and ``seed``),
+    the views are exactly those of ``augmented_pairs(x, augmenter, batch_size, seed=seed, shuffle=shuffle,
+    drop_remainder=drop_remainder, start_step=0)``, batch for batch:
+
+    - ``shuffle=False, drop_remainder=False`` (the default, the closed form's baseline of ``kspectral train``):
+      every image in every round, in order; the views of batch ``t`` equal the stream's batch ``t`` with
+      ``shuffle=False, drop_remainder=False``, and the first ``N // batch_size`` batches (all of them when
+      ``batch_size`` divides ``N``) equal those of the unshuffled stream with ``drop_remainder=True``;
+    - ``shuffle=True, drop_remainder=True`` with a run's ``batch_size`` and ``seed``: the pairs of the first
+      ``rounds`` epochs of a ``kspectral train --augment-on data`` run with one pass per epoch (round ``r``'s order is
+      the stream's stateless shuffle seeded ``(seed, r)``; the last ``N mod batch_size`` images of each round are
+      left out, as in training).
+
+    Args:
+        x: images ``(N, H, W, C)`` in ``[0, 1]``, or an :class:`~kspectral.data.ImageDataset` (its ``x_train``).
+        augmenter: a Keras layer/model (both views), a sequence of them (the first two make views a and b), or a
+            preset name (:data:`kspectral.data.AUGMENTERS`) set up for the images and seeded with ``seed``. A given
+            augmenter keeps its own seeds (build it with ``seed=``); its seed states are left at the last batch's.
+        rounds: passes over the images (≥ 1).
+        seed: the shuffle seed (as ``augmented_pairs``' ``seed``) and a preset's seed (as ``kspectral train
+            --seed``, which seeds both).
+        batch_size: images per batch (the run's ``batch_size`` to reproduce its pairs).
+        shuffle, drop_remainder: as in ``augmented_pairs`` (see above).
+        augment_options: a preset's options (e.g. ``{"strength": 0.5}``).
+
+    Returns:
+        :class:`GraphProblem` with ``X`` the ``(2M, D)`` float64 flattened views of ``M`` pairs, view-major (row
+        ``m`` and row ``M + m`` are the two views of pair ``m``, in the stream's order), ``graph`` the pair graph
+        :func:`kspectral.spectral.pair_graph` ``(M)``, and ``index`` the ``(M,)`` image index of each pair.
+
+    Example:
+        The closed form of the pairs a model trains on: views of the first 3 epochs of ``kspectral train --augment
+        cifar --batch-size 64 --seed 0`` on your own images, and VICReg's linear-regime closed form on them:
+
+        >>> import numpy as np
+        >>> from kspectral.runs.problem import augmented_views, fit_baseline
+        >>> images = np.random.default_rng(0).random((200, 16, 16, 3), dtype=np.float32)
+        >>> problem = augmented_views(images, "cifar", rounds=3, seed=0, batch_size=64, shuffle=True,
+        ...                           drop_remainder=True)
+        >>> problem.X.shape, problem.graph.shape, problem.index[:3]
+        ((1152, 768), (1152, 1152), array([ 30, 143, 130]))
+        >>> baseline, summary = fit_baseline("vicreg", problem, dim=8)
+        >>> baseline.transform(images.reshape(200, -1)).shape
+        (200, 8)
     """
-    aug_a, aug_b = _view_pair(dataset_augmenter(dataset, augment, augment_options, seed=seed))
-    x = dataset.x_train if rows is None else dataset.x_train[rows]
-    first, second = [], []
-    for _ in range(rounds):
-        first.append(_augment(aug_a, x))
-        second.append(_augment(aug_b, x))
-    return np.concatenate(first + second).astype(np.float64)
+    import math
+
+    import tensorflow as tf
+
+    from kspectral._validation import check_positive_int
+    from kspectral.data.datasets import ImageDataset, augmenter_for
+    from kspectral.data.pairs import SEED_STRIDE, seed_states
+    from kspectral.spectral import pair_graph
+
+    images = x.x_train if isinstance(x, ImageDataset) else x
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim < 2 or len(images) == 0:
+        raise ValueError(f"x must be a non-empty batch of images (N, H, W, C), got shape {images.shape}")
+    rounds = check_positive_int(rounds, "rounds")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    n = len(images)
+    if isinstance(augmenter, str):
+        augmenter = augmenter_for(images.shape[1:], augmenter, augment_options, seed=seed)
+    elif augment_options:
+        raise ValueError("augment_options go with a preset name; set the options of your own augmenter when you "
+                         "build it")
+    aug_a, aug_b = _view_pair(augmenter)
+    per_pass = n // batch_size if drop_remainder else math.ceil(n / batch_size)
+    if per_pass == 0:
+        raise ValueError(f"batch_size={batch_size} with drop_remainder=True leaves none of the {n} images; use at "
+                         f"most {n}")
+    states = seed_states([aug_a, aug_b])
+    bases = [int(np.asarray(s.numpy())[0]) for s in states]
+    first, second, index = [], [], []
+    for r in range(rounds):
+        order = np.arange(n)
+        if shuffle:  # the order of pass r of augmented_pairs' stream
+            order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64),
+                                                             seed=tf.constant([seed, r], tf.int64)).numpy()
+        for b in range(per_pass):
+            t = r * per_pass + b
+            for state, base in zip(states, bases):
+                state.assign(np.array([base, SEED_STRIDE * t], dtype=np.int64))
+            rows = order[b * batch_size:(b + 1) * batch_size]
+            batch = tf.constant(images[rows])
+            first.append(_augment(aug_a, batch))
+            second.append(_augment(aug_b, batch))
+            index.append(rows)
+    index = np.concatenate(index).astype(np.int64)
+    X = np.concatenate(first + second)
+    if first[0].shape[1] != second[0].shape[1]:
+        raise ValueError(f"the two views have different sizes ({first[0].shape[1]} and {second[0].shape[1]} "
+                         "values); give augmenters with the same output size")
+    what = f"{rounds}×{n}" if not drop_remainder else f"{len(index)}"
+    return GraphProblem(X, pair_graph(len(index)), f"pair graph of {what} augmented pairs", "pairs", index=index)
 
 
 def build_problem(dataset, spec, *, transductive=False, rounds=4, seed=0, max_samples=None, augment=None,
-                  augment_options=None):
+                  augment_options=None, batch_size=VIEW_BATCH):
     """The features and positive-pair graph named by ``spec`` on ``dataset``.
 
     Args:
         dataset: a :class:`kspectral.data.ImageDataset`.
         spec: ``"knn:K"`` (kNN graph on pixels), ``"labels"`` (same-label pairs of the training images),
             ``"pairs"`` (``rounds`` rounds of two augmented views of each training image, linked in pairs: the
-            pairs ``kspectral train`` trains on) or ``"augment"`` (images linked when their augmented views are
-            neighbours, :func:`kspectral.spectral.augmentation_graph`).
+            pairs ``kspectral train`` trains on, drawn by :func:`augmented_views`) or ``"augment"`` (images linked
+            when their augmented views are neighbours, :func:`kspectral.spectral.augmentation_graph`).
         transductive: build the graph over the training and the test images together (``knn`` and ``augment``
             only; the test labels are never used).
         rounds: augmentation rounds (``pairs``) or draws (``augment``).
         max_samples: for ``pairs``, at most this many training images (a seeded random subset) enter the graph.
-        augment, augment_options: the augmentation preset and its options (default: the dataset's preset).
-        seed: the run's seed; the augmentations here are seeded with ``seed + 1`` (the training pipeline's with
-            ``seed``), so ``kspectral spectral --seed S`` rebuilds the baseline graph of a run with ``--seed S``.
+        augment: the augmentation: a preset name (default: the dataset's), a Keras layer or a sequence of them.
+        augment_options: the preset's options.
+        seed: the run's seed: it seeds a preset as ``kspectral train --seed`` seeds the training augmenter, so
+            ``pairs`` views follow the training stream's convention (:func:`augmented_views` with
+            ``shuffle=False``: batch ``t`` of the images in order has the views of the stream's batch ``t`` when
+            unshuffled), and ``kspectral spectral --seed S`` rebuilds the baseline graph of a run with ``--seed S``.
+        batch_size: images augmented together for ``pairs`` (the batches of the seeding convention).
 
     Returns:
         :class:`GraphProblem`.
     """
-    from kspectral.spectral import augmentation_graph, knn_graph, label_graph, pair_graph, parse_graph_spec
+    from kspectral.spectral import augmentation_graph, knn_graph, label_graph, parse_graph_spec
 
     check_graph_spec(spec)
     if transductive and spec in ("labels", "pairs"):
@@ -149,18 +250,16 @@ def build_problem(dataset, spec, *, transductive=False, rounds=4, seed=0, max_sa
         rows = None
         if max_samples is not None and n > max_samples:
             rows = np.sort(np.random.default_rng(seed).choice(n, max_samples, replace=False))
-            n = max_samples
-        views = augmented_views(dataset, rounds, seed + 1, rows=rows, augment=augment, augment_options=augment_options)
-        description = f"pair graph of {rounds}×{n} augmented pairs"
-        return GraphProblem(views, pair_graph(n * rounds), description, spec)
+        images = dataset.x_train if rows is None else dataset.x_train[rows]
+        aug = dataset_augmenter(dataset, augment, augment_options, seed=seed)
+        problem = augmented_views(images, aug, rounds, seed, batch_size=batch_size)
+        if rows is not None:
+            problem.index = rows[problem.index]
+        return problem
     if spec == "augment":
-        aug = _view_pair(dataset_augmenter(dataset, augment, augment_options, seed=seed + 1))[0]
-        shape = dataset.image_shape
-
-        def draw(batch, rng):  # the augmenter carries its own seeded state; rng is not needed
-            return np.asarray(aug(batch.reshape(len(batch), *shape).astype(np.float32), training=True))
-
-        graph = augmentation_graph(X.reshape(len(X), *shape), draw, draws=rounds, k=5, seed=seed)
+        aug = _view_pair(dataset_augmenter(dataset, augment, augment_options, seed=seed))[0]
+        images = X.reshape(len(X), *dataset.image_shape).astype(np.float32)
+        graph = augmentation_graph(images, aug, draws=rounds, k=5, seed=seed, batch_size=batch_size)
         return GraphProblem(X, graph, f"augmentation graph of {where} images ({rounds} draws, k=5)", spec,
                             transductive)
     k = parse_graph_spec(spec)[1]
@@ -222,22 +321,38 @@ def canonical_method(method):
     return catalog.resolve_name(method)[0]
 
 
-def fit_baseline(method, problem, dim, regime="linear"):
-    """Fit ``method``'s closed form on ``problem`` and describe it.
+def fit_baseline(method, problem, dim, regime="linear", **options):
+    """Fit ``method``'s closed form on ``problem`` and describe it, with the warnings of a degenerate result.
 
     Args:
         method: method name or alias.
         problem: :class:`GraphProblem`.
         dim: K; in the linear regime at most the number of features.
         regime: ``"linear"`` (``Z = XW``, applies to new data) or ``"nonparametric"`` (one row per node).
+        **options: hyperparameters of the estimator that runs (e.g. ``ridge=1e-3`` for
+            :class:`~kspectral.spectral.LinearVICReg`), as :func:`kspectral.spectral.baselines.spectral_baseline`.
 
     Returns:
         ``(estimator, summary)``: the fitted estimator and a JSON-ready dict naming the estimator that ran,
         the status of its correspondence to the loss (theorem / derived / analogy), the regime, the graph, the
-        dimension, the rank and the objective value (``None`` where none is known).
+        dimension, the rank, the objective value (``None`` where none is known), the ``options`` given (when any)
+        and ``warnings``: ``[{"code", "message"}]`` of :func:`kspectral.runs.honesty.baseline_warnings` (rank below
+        ``dim``, fewer samples than features, a disconnected kNN graph).
+
+    Raises:
+        ValueError: an unknown regime, a transductive problem in the linear regime, or a graph with no edges.
+
+    Example:
+        >>> import numpy as np
+        >>> from kspectral.spectral import knn_graph
+        >>> X = np.random.default_rng(0).normal(size=(200, 8))
+        >>> _, summary = fit_baseline("vicreg", GraphProblem(X, knn_graph(X, 10), "kNN graph", "knn:10"), dim=4)
+        >>> summary["estimator"], summary["rank"], summary["warnings"]
+        ('LinearVICReg', 4, [])
     """
     import math
 
+    from kspectral.runs.honesty import baseline_warnings, empty_graph_warning
     from kspectral.spectral import baselines
 
     if regime not in REGIMES:
@@ -250,7 +365,9 @@ def fit_baseline(method, problem, dim, regime="linear"):
         features = problem.X
     else:
         features = None
-    estimator = baselines.spectral_baseline(name, problem.graph, dim, features=features)
+    if (empty := empty_graph_warning(problem.graph, f"the {problem.description}", problem.spec)) is not None:
+        raise ValueError(empty["message"])
+    estimator = baselines.spectral_baseline(name, problem.graph, dim, features=features, **options)
     objective = float(getattr(estimator, "objective_", float("nan")))
     summary = {
         "estimator": type(estimator).__name__,
@@ -261,4 +378,7 @@ def fit_baseline(method, problem, dim, regime="linear"):
         "rank": int(getattr(estimator, "rank_", dim)),
         "objective": objective if math.isfinite(objective) else None,
     }
+    if options:
+        summary["options"] = dict(options)
+    summary["warnings"] = baseline_warnings(summary, problem, dim, regime, method=name, options=options)
     return estimator, summary

@@ -28,6 +28,18 @@ class ProbeRow:
 PROBES = ("linear", "knn", "mlp")
 
 
+class ProbeTable(list):
+    """A probe table: a list of :class:`ProbeRow` that also carries its ``warnings``.
+
+    ``warnings`` is a list of ``{"code", "message"}`` (:mod:`kspectral.runs.honesty`): the baseline's warnings
+    and one ``chance_level_probe`` per row probed at chance level. :func:`kspectral.runs.probe` returns one.
+    """
+
+    def __init__(self, rows=(), warnings=()):
+        super().__init__(rows)
+        self.warnings = list(warnings)
+
+
 def check_probes(probes):
     """``probes`` as a tuple of names from :data:`PROBES`, or a ``ValueError`` naming the allowed ones."""
     probes = tuple(probes)
@@ -75,3 +87,22 @@ def probe_dict(rows):
                 entry[f"{probe}_top1"] = getattr(r, probe)
         table[r.name] = entry
     return table
+
+
+def table_warnings(rows, dataset):
+    """``chance_level_probe`` warnings of a probe table: one per row with a probe at chance level.
+
+    A probe is at chance level when its top-1 is at most ``max(1/C, majority rate of the test split) + max(0.02,
+    2σ)``, σ the binomial standard deviation of a chance-level top-1 on the test split
+    (:func:`kspectral.runs.honesty.probe_warnings`); ``dataset`` gives the test labels and ``num_classes``.
+    An unlabelled dataset or an empty table has none.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> labels = SimpleNamespace(y_test=[0, 1, 2, 3] * 250, num_classes=4)  # chance 0.25, margin 0.027
+        >>> [w["code"] for w in table_warnings([ProbeRow("random", 8, 0.25, 0.30)], labels)]
+        ['chance_level_probe']
+    """
+    from kspectral.runs.honesty import probe_warnings
+
+    return probe_warnings(rows, dataset)

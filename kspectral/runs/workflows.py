@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kspectral.runs.config import AUTO_BASELINE_MAX_FEATURES, KNN_PRESETS, RunConfig, with_defaults
@@ -34,7 +34,7 @@ from kspectral.runs.rundir import (
     truncate_history,
     write_json,
 )
-from kspectral.runs.table import check_probes, probe_dict, probe_row
+from kspectral.runs.table import ProbeTable, check_probes, probe_dict, probe_row, table_warnings
 
 
 @dataclass
@@ -46,20 +46,25 @@ class RunResult:
         rows: the probe table (:class:`~kspectral.runs.ProbeRow` list).
         metrics: the content of ``metrics.json``.
         resumed: whether an interrupted run was resumed.
+        warnings: ``[{"code", "message"}]``: the flagged results (:mod:`kspectral.runs.honesty`), as in
+            ``metrics.json``.
     """
 
     run_dir: Path
     rows: list
     metrics: dict
     resumed: bool
+    warnings: list = field(default_factory=list)
 
 
 @dataclass
 class SpectralResult:
-    """What :func:`spectral` produced: the probe table and the content of ``spectral.json``."""
+    """What :func:`spectral` produced: the probe table, the content of ``spectral.json`` and its ``warnings``
+    (``[{"code", "message"}]``, :mod:`kspectral.runs.honesty`)."""
 
     rows: list
     summary: dict
+    warnings: list = field(default_factory=list)
 
 
 def steps_per_epoch(config, dataset):
@@ -294,7 +299,7 @@ def _train_model(config, dataset, problem, model, out, steps, labels, resuming, 
     return last_logs, last_epoch + 1, checkpoint.step, seconds
 
 
-def train(config, out=None, callbacks=(), verbose=0, on_stage=None):
+def train(config, out=None, callbacks=(), verbose=0, on_stage=None, data=None):
     """Train ``config``'s method on its dataset, save the run, probe it beside its spectral baseline.
 
     The baseline is the method's linear-regime closed form on the graph the training pairs come from (``knn``,
@@ -316,14 +321,34 @@ def train(config, out=None, callbacks=(), verbose=0, on_stage=None):
         callbacks: extra Keras callbacks (e.g. a progress display).
         verbose: Keras ``fit`` verbosity.
         on_stage: optional function called with a short description of each stage.
+        data: the data itself instead of ``config.dataset``: an :class:`~kspectral.data.ImageDataset`, numpy arrays
+            ``(x, y)`` / ``(x_train, y_train, x_test, y_test)`` or a finite ``tf.data.Dataset`` of ``(image,
+            label)`` (read into memory up to 4 GiB; :func:`kspectral.data.as_dataset` gives the rules), split with
+            ``config.test_size`` and ``config.seed`` where it has no test split. ``config.dataset`` is then recorded
+            as ``"arrays"`` (an ImageDataset: its ``name``); resume such a run with the same ``data``.
 
     Returns:
         :class:`RunResult`.
+
+    Example:
+        >>> import numpy as np
+        >>> x = np.random.default_rng(0).integers(0, 256, (200, 16, 16, 3), dtype=np.uint8)
+        >>> result = train(RunConfig(epochs=2, batch_size=32, encoder="conv"), data=(x, np.arange(200) % 4))
+        ...                                                                         # doctest: +SKIP
     """
+    import dataclasses
+
     import keras
 
+    from kspectral.data import as_dataset
+
     stage = on_stage or (lambda message: None)
-    config = with_defaults(config.validate())
+    given_data = None
+    if data is not None:  # the data's name replaces config.dataset, which is not loaded
+        given_data = as_dataset(data, test_size=config.test_size, seed=config.seed)
+        config = dataclasses.replace(config, dataset="digits").validate()
+        config.dataset = given_data.name
+    config = with_defaults(config if data is not None else config.validate())
     execution = prepare_execution(config)  # devices first: TensorFlow cannot change them once it has started
     out = worker_run_dir(Path(out or default_run_dir(config)), execution.strategy)
     out = check_run_dir(out)  # read-only: a foreign or finished directory fails fast
@@ -332,7 +357,7 @@ def train(config, out=None, callbacks=(), verbose=0, on_stage=None):
 
         tf.config.experimental.enable_op_determinism()
     started = time.perf_counter()
-    dataset = _load_dataset(config)
+    dataset = _load_dataset(config) if given_data is None else given_data
     if config.batch_size > dataset.num_pretrain:
         raise ValueError(f"batch_size={config.batch_size} is larger than the {dataset.num_pretrain} training images; "
                          "lower --batch-size")
@@ -370,6 +395,7 @@ def train(config, out=None, callbacks=(), verbose=0, on_stage=None):
         baseline, summary = fit_baseline(config.method, problem, _baseline_dim(config, problem), regime)
     stage("probing" if dataset.labelled else "no probes: the dataset has no labels (probes need labelled data)")
     rows = _run_table(config, dataset, model, baseline)
+    warnings = summary.get("warnings", []) + table_warnings(rows, dataset)
     metrics = {
         "method": config.method,
         "dataset": config.dataset,
@@ -385,11 +411,12 @@ def train(config, out=None, callbacks=(), verbose=0, on_stage=None):
         "train_time_s": round(train_time, 2),
         "wall_time_s": round(time.perf_counter() - started, 2),
         "resumed": resuming,
+        "warnings": warnings,
     }
     write_json(out / "metrics.json", metrics)
     shutil.rmtree(out / "backup", ignore_errors=True)
     (out / TRAINED).unlink(missing_ok=True)  # metrics.json holds it now
-    return RunResult(out, rows, metrics, resuming)
+    return RunResult(out, rows, metrics, resuming, warnings)
 
 
 def load_run_model(run_dir):
@@ -465,7 +492,8 @@ def probe(run_dir, knn_preset=None, probes=("linear", "knn")):
             2022, :func:`kspectral.probes.mlp_probe`).
 
     Returns:
-        list of :class:`~kspectral.runs.ProbeRow`.
+        :class:`~kspectral.runs.table.ProbeTable`: the list of :class:`~kspectral.runs.ProbeRow`, with its
+        ``warnings`` (``[{"code", "message"}]``, also in ``probe.json``).
     """
     probes = check_probes(probes)
     run_dir = Path(run_dir)
@@ -491,42 +519,100 @@ def probe(run_dir, knn_preset=None, probes=("linear", "knn")):
         raise ValueError(f"{run_dir} was trained on unlabelled data ({config.dataset}); probes need labels")
     regime, _ = baseline_plan(config, dataset)
     problem = _run_problem(config, dataset, needed=regime is not None)
-    baseline = None
+    baseline, summary = None, {}
     if regime is not None:
-        baseline, _ = fit_baseline(config.method, problem, _baseline_dim(config, problem), regime)
+        baseline, summary = fit_baseline(config.method, problem, _baseline_dim(config, problem), regime)
     rows = _run_table(config, dataset, model, baseline, probes)
-    write_json(run_dir / "probe.json", {"knn_preset": config.knn_preset, "probes": probe_dict(rows)})
-    return rows
+    warnings = summary.get("warnings", []) + table_warnings(rows, dataset)
+    write_json(run_dir / "probe.json", {"knn_preset": config.knn_preset, "probes": probe_dict(rows),
+                                        "warnings": warnings})
+    return ProbeTable(rows, warnings)
 
 
-def spectral(method="vicreg", graph="knn:10", dim=16, regime="auto", dataset="digits", seed=0, knn_preset="dino",
-             rounds=4, out=None, data_dir=None, image_size=None, test_size=0.2, augment=None, augment_options=None):
+#: the defaults of :func:`spectral`'s options left at ``None`` (without ``run``)
+SPECTRAL_DEFAULTS = {"method": "vicreg", "graph": "knn:10", "dim": 16, "dataset": "digits", "seed": 0,
+                     "knn_preset": "dino", "rounds": 4, "test_size": 0.2, "max_samples": None, "data_dir": None,
+                     "image_size": None, "augment": None, "augment_options": None}
+
+
+def _run_settings(run):
+    """The options of :func:`spectral` that reproduce the baseline of the run in directory ``run``."""
+    run = Path(run)
+    if not (run / "config.json").is_file():
+        raise ValueError(f"{run} is not a kspectral run directory (no config.json); give the --out folder of "
+                         "`kspectral train`")
+    try:
+        config = with_defaults(RunConfig.from_dict(read_json(run / "config.json", "run config")))
+    except ValueError as exc:
+        raise ValueError(f"{run / 'config.json'}: {exc}") from None
+    return config, {
+        "method": config.method, "graph": graph_for_pairs(config.pairs, config.knn_k), "dim": config.baseline_dim,
+        "dataset": config.dataset, "seed": config.seed, "knn_preset": config.knn_preset,
+        "rounds": config.baseline_rounds, "test_size": config.test_size, "max_samples": config.baseline_samples,
+        "data_dir": config.data_dir, "image_size": config.image_size, "augment": config.augment,
+        "augment_options": dict(config.augment_options),
+    }
+
+
+def spectral(method=None, graph=None, dim=None, regime="auto", dataset=None, seed=None, knn_preset=None,
+             rounds=None, out=None, data_dir=None, image_size=None, test_size=None, augment=None, augment_options=None,
+             *, data=None, run=None, max_samples=None):
     """Compute a method's closed-form spectral baseline on a dataset and graph, and probe it like a trained run.
 
+    ``spectral(graph="pairs", dataset=X, augment=P, seed=S)`` reproduces the baseline of ``train`` with the same
+    dataset, augmentation and seed (the same graph, the same views, the same probe numbers), and ``spectral(run=
+    RUN_DIR)`` takes all of them from a run's ``config.json``: the closed form of any run. Options given beside
+    ``run`` override the run's.
+
     Args:
-        method: registered method name or alias; its closed form is computed.
-        graph: ``"knn:K"``, ``"labels"``, ``"pairs"`` (two augmented views of each image, the baseline graph of
-            ``kspectral train``) or ``"augment"`` (images linked when their augmented views are neighbours).
-        dim: K, the embedding dimension.
+        method: registered method name or alias; its closed form is computed (default ``vicreg``).
+        graph: ``"knn:K"`` (default ``knn:10``), ``"labels"``, ``"pairs"`` (two augmented views of each image, the
+            baseline graph of ``kspectral train``) or ``"augment"`` (images linked when their augmented views are
+            neighbours).
+        dim: K, the embedding dimension (default 16; a run's ``baseline_dim``, capped at the input features in the
+            linear regime as ``train`` caps it).
         regime: ``"linear"`` (fit ``Z = XW`` on the training split, apply it to the test split),
             ``"nonparametric"`` (embed train and test images together on a graph over all of them; the test
-            labels are never used) or ``"auto"`` (nonparametric for ``knn`` and ``augment``, linear for
-            ``labels`` and ``pairs``, which cannot reach test images without their labels or views).
-        dataset: built-in dataset.
-        seed: seed of the split and the augmentations (as ``kspectral train --seed``).
-        knn_preset: kNN probe preset.
-        rounds: augmentation rounds (``pairs``) or draws (``augment``).
+            labels are never used) or ``"auto"`` (linear for a run's baseline and for ``labels`` and ``pairs``,
+            which cannot reach test images without their labels or views; nonparametric for ``knn`` and
+            ``augment``).
+        dataset: a dataset name or path, as ``kspectral train --dataset`` (default ``digits``).
+        seed: seed of the split and the augmentations (as ``kspectral train --seed``; default 0).
+        knn_preset: kNN probe preset (default ``dino``).
+        rounds: augmentation rounds (``pairs``) or draws (``augment``) (default 4; a run's ``baseline_rounds``).
         out: optional directory; ``spectral.json`` is written there.
         data_dir, image_size, test_size: as in :class:`~kspectral.runs.RunConfig`.
-        augment, augment_options: the augmentation preset of ``pairs`` / ``augment`` graphs (default: the
-            dataset's), as ``kspectral train --augment``.
+        augment: the augmentation of ``pairs`` / ``augment`` graphs: a preset name (default: the dataset's), a Keras
+            layer or a sequence of them (as ``kspectral.data.augmented_pairs`` takes).
+        augment_options: a preset's options (``--augment-option KEY=VALUE``).
+        data: the data itself instead of ``dataset``: an :class:`~kspectral.data.ImageDataset`, ``(x, y)`` /
+            ``(x_train, y_train, x_test, y_test)`` numpy arrays or a finite ``tf.data.Dataset`` of ``(image,
+            label)`` (:func:`kspectral.data.as_dataset`); recorded as ``"arrays"`` (an ImageDataset: its name).
+        run: a run directory of :func:`train`; its method, graph, baseline dimension and rounds, dataset,
+            augmentation, seed and probe preset are the defaults.
+        max_samples: at most this many training images enter a ``pairs`` graph (a run's ``baseline_samples``).
 
     Returns:
         :class:`SpectralResult`.
     """
-    from kspectral.data import load
+    from kspectral.data import as_dataset, load
     from kspectral.spectral import graph_report
 
+    given = {"method": method, "graph": graph, "dim": dim, "dataset": dataset, "seed": seed,
+             "knn_preset": knn_preset, "rounds": rounds, "test_size": test_size, "max_samples": max_samples,
+             "data_dir": data_dir, "image_size": image_size, "augment": augment, "augment_options": augment_options}
+    settings = dict(SPECTRAL_DEFAULTS)
+    run_config = None
+    if run is not None:
+        run_config, from_run = _run_settings(run)
+        settings.update(from_run)
+        if regime == "auto":
+            regime = "linear"  # a run's baseline is its linear-regime closed form
+    settings.update({k: v for k, v in given.items() if v is not None})
+    if data is not None and dataset is not None:
+        raise ValueError("give the data either by name (dataset=) or as arrays (data=), not both")
+    method, graph, dim, seed = settings["method"], settings["graph"], settings["dim"], settings["seed"]
+    knn_preset, rounds = settings["knn_preset"], settings["rounds"]
     canonical_method(method)
     if out is not None:
         check_out_dir(out)
@@ -540,14 +626,32 @@ def spectral(method="vicreg", graph="knn:10", dim=16, regime="auto", dataset="di
     if out is not None:  # an unwritable --out fails now, not after the computation
         Path(out).mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    data = load(dataset, data_dir=data_dir, image_size=image_size, test_size=test_size, seed=seed)
-    if not data.labelled:
-        raise ValueError(f"{dataset} has no labels; `kspectral spectral` probes the closed form and needs them")
-    raw_train, raw_test = data.flat("train").astype("float64"), data.flat("test").astype("float64")
+    if data is not None:
+        loaded = as_dataset(data, test_size=settings["test_size"], seed=seed)
+    else:
+        if run_config is not None and given["dataset"] is None:
+            from kspectral.data.datasets import _looks_like_path, check_dataset_name
+
+            try:
+                check_dataset_name(settings["dataset"])
+            except ValueError:
+                if _looks_like_path(settings["dataset"]):
+                    raise
+                raise ValueError(f"{run} was trained on data passed in memory ({settings['dataset']!r}), which a run "
+                                 "does not store; pass the same data: spectral(run=..., data=...)") from None
+        loaded = load(settings["dataset"], data_dir=settings["data_dir"], image_size=settings["image_size"],
+                      test_size=settings["test_size"], seed=seed)
+    name = loaded.name if data is not None else settings["dataset"]
+    if not loaded.labelled:
+        raise ValueError(f"{name} has no labels; `kspectral spectral` probes the closed form and needs them")
+    raw_train, raw_test = loaded.flat("train").astype("float64"), loaded.flat("test").astype("float64")
+    if run_config is not None and given["dim"] is None:
+        dim = min(dim, raw_train.shape[1])  # as train caps its baseline_dim
     if regime == "linear" and dim > raw_train.shape[1]:
         raise ValueError(f"dim={dim} exceeds the {raw_train.shape[1]} input features of the linear regime")
-    problem = build_problem(data, graph, transductive=regime == "nonparametric", rounds=rounds, seed=seed,
-                            augment=augment, augment_options=augment_options)
+    problem = build_problem(loaded, graph, transductive=regime == "nonparametric", rounds=rounds, seed=seed,
+                            max_samples=settings["max_samples"], augment=settings["augment"],
+                            augment_options=settings["augment_options"])
     baseline, summary = fit_baseline(method, problem, dim, regime)
     if regime == "linear":
         features_train, features_test = baseline.transform(raw_train), baseline.transform(raw_test)
@@ -556,14 +660,21 @@ def spectral(method="vicreg", graph="knn:10", dim=16, regime="auto", dataset="di
         features_train, features_test = Z[: len(raw_train)], Z[len(raw_train):]
     seconds = time.perf_counter() - started
     rows = [
-        probe_row("raw pixels", raw_train, raw_test, data, knn_preset),
-        probe_row(f"{summary['estimator']} ({method}, {regime})", features_train, features_test, data, knn_preset),
+        probe_row("raw pixels", raw_train, raw_test, loaded, knn_preset, seed=seed),
+        probe_row(f"{summary['estimator']} ({method}, {regime})", features_train, features_test, loaded, knn_preset,
+                  seed=seed),
     ]
+    augment_name = settings["augment"] or loaded.default_augment
+    augment_name = augment_name if isinstance(augment_name, str) else type(augment_name).__name__
     summary.update(graph_report=str(graph_report(problem.graph)), seconds=round(seconds, 2), probes=probe_dict(rows),
-                   knn_preset=knn_preset, method=method, dataset=dataset, graph_spec=graph)
+                   knn_preset=knn_preset, method=method, dataset=name, graph_spec=graph, seed=seed,
+                   augment=augment_name if graph in ("pairs", "augment") else None,
+                   run=None if run is None else str(run))
+    warnings = summary.get("warnings", []) + table_warnings(rows, loaded)
+    summary["warnings"] = warnings
     if out is not None:
         write_json(Path(out) / "spectral.json", summary)
-    return SpectralResult(rows, summary)
+    return SpectralResult(rows, summary, warnings)
 
 
 __all__ = ["GRAPHS", "RunResult", "SpectralResult", "build_model", "load_run_model", "probe", "spectral", "train"]

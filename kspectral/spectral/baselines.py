@@ -22,12 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from sklearn.base import ClusterMixin
-
 from kspectral._validation import check_matrix, check_positive_int
-from kspectral.spectral import estimators as _estimators
-from kspectral.spectral.graphs import is_pair_graph, validate_graph
-from kspectral.spectral.nonparametric import simplex_obstacle
+
+# The table is read without scipy or scikit-learn (``kspectral methods`` answers at once): the graph checks and
+# the estimators are imported by the functions that use them.
 
 STATUSES = ("theorem", "derived", "analogy")
 REGIMES = ("nonparametric", "linear")
@@ -56,7 +54,9 @@ class Counterpart:
     def __post_init__(self):
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
-        if not hasattr(_estimators, self.estimator):
+        from kspectral.spectral import _EXPORTS  # the package's export table: names, without importing them
+
+        if self.estimator not in _EXPORTS["estimators"]:
             raise ValueError(f"{self.estimator!r} is not an estimator of kspectral.spectral.estimators")
 
 
@@ -78,10 +78,14 @@ class Baseline:
 def _simplex_applies(G, dim):
     if dim is None:
         raise ValueError("whether the simplex closed form applies depends on the embedding dimension: pass dim=K")
+    from kspectral.spectral.nonparametric import simplex_obstacle
+
     return simplex_obstacle(G, dim) is None
 
 
 def _pair_graph_applies(G, dim):
+    from kspectral.spectral.graphs import is_pair_graph
+
     return is_pair_graph(G)
 
 
@@ -196,6 +200,8 @@ def resolve(method, regime="nonparametric", graph=None, dim=None):
     cases = _baseline(method).cases(regime)
     if graph is None:
         return cases[-1]
+    from kspectral.spectral.graphs import validate_graph
+
     G = validate_graph(graph)
     dim = None if dim is None else check_positive_int(dim, "dim")
     return next(case for case in cases if case.applies is None or case.applies(G, dim))
@@ -248,6 +254,11 @@ def spectral_baseline(method, graph, dim, features=None, **options):
         >>> type(est).__name__, est.rank_
         ('SimplexEmbedding', 2)
     """
+    from sklearn.base import ClusterMixin
+
+    from kspectral.spectral import estimators as _estimators
+    from kspectral.spectral.graphs import validate_graph
+
     dim = check_positive_int(dim, "dim")
     regime = "nonparametric" if features is None else "linear"
     if features is not None:

@@ -319,38 +319,95 @@ def _drop_self(idx, dist, k):
     return idx, dist
 
 
-def augmentation_graph(X, augment, *, draws=4, k=5, seed=0):
+def _augmenters(augment, X, seed):
+    """``[(function, takes_rng)]``: the augmentation of each view, cycled over the draws (see augmentation_graph)."""
+    import inspect
+
+    if isinstance(augment, str):  # a preset: kspectral.data builds it (TensorFlow is imported here, only here)
+        from kspectral.data.datasets import augmenter_for
+
+        augment = augmenter_for(X.shape[1:], augment, seed=seed)
+    parts = list(augment) if isinstance(augment, (list, tuple)) else [augment]
+    if not parts:
+        raise ValueError("augment is an empty sequence; give one augmenter, or one per view")
+    out = []
+    for part in parts:
+        if not callable(part):
+            raise TypeError(f"augment must be a callable augment(batch), a Keras layer, a sequence of them or a preset "
+                            f"name, got {type(part).__name__}")
+        if callable(getattr(part, "call", None)):  # a Keras layer or model (duck typing)
+            out.append((lambda batch, layer=part: layer(np.asarray(batch, np.float32), training=True), False))
+            continue
+        try:
+            parameters = inspect.signature(part).parameters.values()
+        except (TypeError, ValueError):
+            parameters = ()
+        positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        required = [p for p in positional if p.default is p.empty]
+        out.append((part, len(required) == 2))  # the numpy form augment(x, rng)
+    return out
+
+
+def augmentation_graph(X, augment, *, draws=4, k=5, seed=0, batch_size=None):
     """Graph connecting samples whose augmented views land next to each other.
 
-    A Monte-Carlo estimate of the population augmentation graph (HaoChen et al. 2021): each sample gets
-    ``draws`` augmented views; every view is linked to its ``k`` nearest views; ``G_ij`` counts the links
-    between a view of ``i`` and a view of ``j`` (``i ≠ j``), symmetrised. Two samples are connected when their
+    A Monte-Carlo estimate of the population augmentation graph (HaoChen et al. 2021, arXiv:2106.04156): each
+    sample gets ``draws`` augmented views; every view is linked to its ``k`` nearest views; ``G_ij`` counts the
+    links between a view of ``i`` and a view of ``j`` (``i ≠ j``), symmetrised. Two samples are connected when their
     augmentation distributions overlap.
+
+    The module stays free of TensorFlow: an augmenter is anything that maps a batch to a batch, detected by duck
+    typing, so the augmenter that feeds a model (``kspectral.data.augmented_pairs``) also feeds this graph.
 
     Args:
         X: samples, shape ``(N, ...)`` (images are flattened for the neighbour search).
-        augment: callable mapping a batch of samples (numpy, shape ``(N, ...)``) and a ``numpy.random.Generator``
-            to a batch of augmented samples of the same shape.
+        augment: the augmentation, one of
+
+            - a Keras layer or model (anything with a ``call`` method), applied as ``augment(batch,
+              training=True)`` to float32 batches; it draws from its own seeds (build it with ``seed=``), so the
+              same seed gives the same views;
+            - a callable ``augment(batch)`` returning a batch of the same shape;
+            - the numpy form ``augment(batch, rng)`` (a callable with exactly two required positional parameters),
+              given a ``numpy.random.Generator`` seeded with ``seed``;
+            - a preset name (``"cifar"``, ``"digits"``, ... of ``kspectral.data.AUGMENTERS``), set up for the images'
+              shape and seeded with ``seed`` (this imports TensorFlow);
+            - a sequence of the above (e.g. a pair of Keras layers): draw ``d`` uses ``augment[d mod len]``.
         draws: augmented views per sample.
         k: neighbours per view.
-        seed: random seed.
+        seed: the seed of the numpy form's generator and of a preset.
+        batch_size: samples augmented per call (``None``: all ``N`` at once); each call of a Keras layer advances
+            its random state.
 
     Returns:
         ``(N, N)`` CSR matrix of link counts.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.repeat(rng.random((3, 4)), 5, axis=0)             # 3 groups of 5 identical samples
+        >>> G = augmentation_graph(X, lambda b: b + 0.01 * rng.standard_normal(b.shape), draws=2, k=3)
+        >>> G.shape, bool(G[0, 1:5].sum() > 0), float(G[0, 5:].sum())   # sample 0 links to its group only
+        ((15, 15), True, 0.0)
     """
     X = np.asarray(X)
     if X.ndim < 2 or X.shape[0] < 2:
         raise ValueError(f"X must hold at least 2 samples (shape (N, ...)), got shape {X.shape}")
     draws = check_positive_int(draws, "draws")
     k = check_positive_int(k, "k")
-    rng = check_random_state(seed)
     n = X.shape[0]
+    step = n if batch_size is None else check_positive_int(batch_size, "batch_size")
+    rng = check_random_state(seed)
+    functions = _augmenters(augment, X, seed)
     views = []
-    for _ in range(draws):
-        v = np.asarray(augment(X, rng))
-        if v.shape != X.shape:
-            raise ValueError(f"augment must return the shape it was given, {X.shape}, got {v.shape}")
-        views.append(v.reshape(n, -1))
+    for d in range(draws):
+        function, takes_rng = functions[d % len(functions)]
+        chunks = []
+        for start in range(0, n, step):
+            batch = X[start:start + step]
+            v = np.asarray(function(batch, rng) if takes_rng else function(batch))
+            if v.shape != batch.shape:
+                raise ValueError(f"augment must return the shape it was given, {batch.shape}, got {v.shape}")
+            chunks.append(v.reshape(len(batch), -1))
+        views.append(np.concatenate(chunks))
     V = check_matrix(np.concatenate(views), "augmented views")
     owner = np.tile(np.arange(n), draws)
     if k >= V.shape[0]:
