@@ -148,7 +148,7 @@ def test_arrays_go_anywhere_a_dataset_does():
 
 def test_train_and_spectral_take_arrays(tmp_path):
     """train(config, data=(x, y)) records "arrays"; spectral(run=..., data=...) reproduces its baseline."""
-    from kspectral.runs import RunConfig, spectral, train
+    from kspectral.runs import RunConfig, probe, spectral, train
 
     x, y = shapes(96)
     config = RunConfig(epochs=1, batch_size=32, projector="32-32", encoder_widths="32", augment="cifar", seed=2,
@@ -164,6 +164,11 @@ def test_train_and_spectral_take_arrays(tmp_path):
     assert closed.summary["graph"] == result.metrics["spectral_baseline"]["graph"] == "pair graph of 2×76 augmented pairs"
     with pytest.raises(ValueError, match="pass the same data"):
         spectral(run=tmp_path / "run")
+    probed = probe(tmp_path / "run", data=(x, y))  # the run's encoder and baseline, reloaded on the same arrays
+    assert [r.linear for r in probed] == pytest.approx([r.linear for r in result.rows])
+    assert [r.knn for r in probed] == pytest.approx([r.knn for r in result.rows])
+    with pytest.raises(ValueError, match=r"in-memory data is probed with the same data: .*probe\(run_dir, data=\.\.\.\)"):
+        probe(tmp_path / "run")
 
 
 @pytest.fixture(scope="module")

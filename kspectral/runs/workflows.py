@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import shutil
 import time
@@ -299,6 +300,15 @@ def _train_model(config, dataset, problem, model, out, steps, labels, resuming, 
     return last_logs, last_epoch + 1, checkpoint.step, seconds
 
 
+def _validated(config, given=False):
+    """``config.validate()``; with ``given`` data (``data=`` of :func:`train` / :func:`probe`) every field but
+    ``dataset``, which then only names the data."""
+    if not given:
+        return config.validate()
+    dataclasses.replace(config, dataset="digits").validate()
+    return config
+
+
 def train(config, out=None, callbacks=(), verbose=0, on_stage=None, data=None):
     """Train ``config``'s method on its dataset, save the run, probe it beside its spectral baseline.
 
@@ -336,20 +346,17 @@ def train(config, out=None, callbacks=(), verbose=0, on_stage=None, data=None):
         >>> result = train(RunConfig(epochs=2, batch_size=32, encoder="conv"), data=(x, np.arange(200) % 4))
         ...                                                                         # doctest: +SKIP
     """
-    import dataclasses
-
     import keras
 
     from kspectral.data import as_dataset
 
     stage = on_stage or (lambda message: None)
+    config = with_defaults(_validated(config, given=data is not None))
+    execution = prepare_execution(config)  # devices first: TensorFlow cannot change them once it has started
     given_data = None
     if data is not None:  # the data's name replaces config.dataset, which is not loaded
         given_data = as_dataset(data, test_size=config.test_size, seed=config.seed)
-        config = dataclasses.replace(config, dataset="digits").validate()
         config.dataset = given_data.name
-    config = with_defaults(config if data is not None else config.validate())
-    execution = prepare_execution(config)  # devices first: TensorFlow cannot change them once it has started
     out = worker_run_dir(Path(out or default_run_dir(config)), execution.strategy)
     out = check_run_dir(out)  # read-only: a foreign or finished directory fails fast
     if config.deterministic:
@@ -480,13 +487,27 @@ def load_run_model(run_dir):
     return model
 
 
-def probe(run_dir, knn_preset=None, probes=("linear", "knn")):
+def _check_loadable(config, run_dir):
+    from kspectral.data import check_dataset_name
+
+    try:
+        check_dataset_name(config.dataset)
+    except ValueError as exc:
+        raise ValueError(f"{run_dir}'s dataset {config.dataset!r} cannot be loaded ({exc}); a run trained from Python "
+                         "on in-memory data is probed with the same data: kspectral.runs.probe(run_dir, data=...)"
+                         ) from None
+
+
+def probe(run_dir, knn_preset=None, probes=("linear", "knn"), data=None):
     """Re-evaluate a saved run: reload its model and config, recompute the probe table.
 
     The table is also written to ``RUN_DIR/probe.json``.
 
     Args:
         run_dir: a run directory written by :func:`train`.
+        data: the data of a run trained with ``train(..., data=...)`` (the same arrays, ``ImageDataset`` or
+            ``tf.data`` dataset; split again with the run's seed and ``test_size``); ``None`` loads the run's
+            ``dataset``.
         knn_preset: kNN probe preset (default: the run's).
         probes: which probes to run: ``"linear"``, ``"knn"``, ``"mlp"`` (the 2×2048 MLP probe of Dubois et al.
             2022, :func:`kspectral.probes.mlp_probe`).
@@ -504,7 +525,9 @@ def probe(run_dir, knn_preset=None, probes=("linear", "knn")):
             raise FileNotFoundError(f"{run_dir} is not a finished run: {needed} is missing")
     try:
         config = RunConfig.from_dict(read_json(run_dir / "config.json", "run config"))
-        config.validate()
+        if data is None:
+            _check_loadable(config, run_dir)
+        _validated(config, given=data is not None)
     except ValueError as exc:
         message = str(exc)
         if "config.json" not in message:  # a field error: say which file holds it
@@ -512,9 +535,14 @@ def probe(run_dir, knn_preset=None, probes=("linear", "knn")):
         raise ValueError(message) from None
     if knn_preset is not None:
         config.knn_preset = knn_preset
-    config = with_defaults(config.validate())
+    config = with_defaults(_validated(config, given=data is not None))
     model = load_run_model(run_dir)
-    dataset = _load_dataset(config)
+    if data is None:
+        dataset = _load_dataset(config)
+    else:
+        from kspectral.data import as_dataset
+
+        dataset = as_dataset(data, test_size=config.test_size, seed=config.seed)
     if not dataset.labelled:
         raise ValueError(f"{run_dir} was trained on unlabelled data ({config.dataset}); probes need labels")
     regime, _ = baseline_plan(config, dataset)
