@@ -386,7 +386,9 @@ def train(
         )
     except KeyboardInterrupt:
         progress.stop()
-        if (out / "backup").is_dir() or (out / "model.keras").exists():  # a checkpoint, or a trained model
+        from kspectral.runs.checkpoints import BACKUP, committed
+
+        if committed(out / BACKUP) or (out / "model.keras").exists():  # a committed checkpoint, or a trained model
             kept = f"its last checkpoint is kept: resume it with the same options and --out {_quote(out)}"
         else:
             kept = "it stopped before its first checkpoint: nothing to resume, start it again"

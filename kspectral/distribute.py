@@ -162,9 +162,12 @@ def make_strategy(name="auto", cpu_devices=None):
         return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "tpu":
         return _tpu_strategy()
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus and cpu_devices is not None and cpu_devices > 1:
+        raise ValueError(f"cpu_devices={cpu_devices} splits the CPU of a machine without GPUs, but this one has "
+                         f"{len(gpus)} GPU(s): drop --cpu-devices (--strategy mirrored mirrors over the GPUs)")
     if cpu_devices is not None:
         configure_cpu_devices(cpu_devices)
-    gpus = tf.config.list_physical_devices("GPU")
     if name == "one":
         return tf.distribute.OneDeviceStrategy("/gpu:0" if gpus else "/cpu:0")
     if gpus:

@@ -102,17 +102,6 @@ def _preset_augmenters(name, images, seed, image_size, options):
     return list(built) if isinstance(built, (tuple, list)) else [built]
 
 
-def _seed_states(augmenters):
-    """The ``SeedGenerator`` state variables of the augmenters (Keras names them ``seed_generator_state``)."""
-    states, seen = [], set()
-    for aug in augmenters:
-        for variable in getattr(aug, "non_trainable_variables", []):
-            if "seed_generator_state" in variable.path and id(variable) not in seen:
-                seen.add(id(variable))
-                states.append(variable)
-    return states
-
-
 def _draw_views(augmenters, images, views, seed):
     """``views`` batches of views of ``images``, cycling through ``augmenters``: a list of ``(k, array)``.
 
@@ -121,7 +110,9 @@ def _draw_views(augmenters, images, views, seed):
     """
     import keras
 
-    states = _seed_states(augmenters)
+    from kspectral.data.pairs import seed_states
+
+    states = seed_states(list(augmenters))
     saved = [keras.ops.convert_to_numpy(v.value).copy() for v in states]
     try:
         for variable, value in zip(states, saved):

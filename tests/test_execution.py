@@ -138,3 +138,43 @@ def test_cli_two_workers_on_loopback_equal_one_device(tmp_path):
     assert one.returncode == 0, one.stderr[-2000:]
     assert max_relative_difference(weights(tmp_path / "one"), weights(out)) < 1e-5
     assert max_relative_difference(weights(out), weights(tmp_path / "mw.worker1")) == 0.0
+
+
+def test_cpu_devices_with_gpus_is_refused(monkeypatch):
+    import tensorflow as tf
+
+    from kspectral.distribute import make_strategy
+
+    real = tf.config.list_physical_devices
+    monkeypatch.setattr(tf.config, "list_physical_devices",
+                        lambda kind=None: ["/physical_device:GPU:0"] if kind == "GPU" else real(kind))
+    with pytest.raises(ValueError, match=r"this one has 1 GPU\(s\): drop --cpu-devices"):
+        make_strategy("mirrored", cpu_devices=2)
+
+
+@pytest.mark.slow
+def test_cli_mirrored_run_killed_mid_epoch_resumes_and_equals_one_device(tmp_path):
+    """A run on 2 logical CPUs, SIGKILLed after a mid-epoch checkpoint and started again, ends like one device."""
+    import signal
+    import time
+
+    from kspectral.runs.checkpoints import committed
+
+    args = [*RUN, "--epochs", "3", "--checkpoint-every", "2", "--strategy", "mirrored", "--cpu-devices", "2"]
+    out = tmp_path / "mirrored"
+    process = kspectral("train", *args, "--out", str(out), wait=False)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:
+        if any(json.loads(p.read_text()).get("batch", 0) > 0 for p in committed(out / "backup")):
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, "the run ended before a mid-epoch checkpoint"
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    assert not (out / "model.keras").exists()
+    resumed = kspectral("train", *args, "--out", str(out))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resuming from the checkpoint of step" in resumed.stdout
+    one = kspectral("train", *RUN, "--epochs", "3", "--strategy", "one", "--out", str(tmp_path / "one"))
+    assert one.returncode == 0, one.stderr[-2000:]
+    assert max_relative_difference(weights(tmp_path / "one"), weights(out)) < 1e-5

@@ -48,6 +48,20 @@ def _fsync(path):
         os.fsync(f.fileno())
 
 
+def _fsync_dir(path):
+    """Make a rename in folder ``path`` durable (where the platform allows opening a folder)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def atomic_write_text(path, text):
     """Write ``text`` to ``path`` through a temporary file and ``os.replace`` (never a half-written file)."""
     path = Path(path)
@@ -57,6 +71,7 @@ def atomic_write_text(path, text):
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+    _fsync_dir(path.parent)
 
 
 def seed_generator_states(model):
@@ -109,6 +124,7 @@ def write_checkpoint(backup_dir, model, step, steps_per_epoch, last_logs=None, l
     model.save_weights(str(tmp))
     _fsync(tmp)
     os.replace(tmp, weights)
+    _fsync_dir(backup_dir)
     epoch, batch = divmod(step, steps_per_epoch)
     info = {
         "format": _FORMAT,
@@ -131,11 +147,13 @@ def write_checkpoint(backup_dir, model, step, steps_per_epoch, last_logs=None, l
 
 
 def _prune(backup_dir, keep):
+    """Keep the ``keep`` newest committed checkpoints; delete older ones and temporary files a kill left behind."""
     kept = committed(backup_dir)[:keep]
     names = {p.stem for p in kept}
     for path in backup_dir.iterdir():
         stem = path.name.split(".")[0]
-        if path.name.startswith("ckpt-") and stem not in names:
+        stale = path.name.startswith("ckpt-") and stem not in names
+        if stale or (path.name.startswith(".ckpt-") and path.name.endswith(".tmp")):
             path.unlink(missing_ok=True)
 
 

@@ -153,6 +153,9 @@ def build_model(config, dataset, steps=None, jit_compile="auto"):
     model.compile(optimizer=build_optimizer(config, steps or steps_per_epoch(config, dataset)),
                   jit_compile=jit_compile)
     model.build((None, *dataset.image_shape))
+    # the optimizer's slots are created here, under the strategy's scope that build_model runs in: a resumed run
+    # loads its checkpoint into them, and a MirroredStrategy refuses to create them outside its scope
+    model.optimizer.build(model.trainable_variables)
     return model
 
 
