@@ -433,6 +433,8 @@ def test_a_finished_digits_run_writes_only_inside_its_run_directory(finished):
 # ---------------------------------------------------------------------------------------------------- Ctrl-C
 
 def test_ctrl_c_during_train_prints_the_resume_line_and_keeps_the_checkpoint(tmp_path):
+    from kspectral.runs.checkpoints import committed
+
     out = tmp_path / "run"
     command = [sys.executable, "-c", "from kspectral_cli.main import main; main()", "train", "--epochs", "500",
                "--batch-size", "64", "--set", 'encoder_widths="16"', "--projector", "16-16", "--baseline-dim", "4",
@@ -441,8 +443,7 @@ def test_ctrl_c_during_train_prints_the_resume_line_and_keeps_the_checkpoint(tmp
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
-    while not ((out / "backup").is_dir() and (out / "history.csv").exists()
-               and (out / "history.csv").read_text().count("\n") >= 2):  # an epoch and its checkpoint are done
+    while not committed(out / "backup"):  # an epoch and its committed checkpoint are done
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()
         time.sleep(0.1)
     process.send_signal(signal.SIGINT)
