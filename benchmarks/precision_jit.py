@@ -38,7 +38,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
-POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+from kspectral.runs.execution import POLICIES  # noqa: E402
+
+#: the precisions of ``kspectral train --precision``
+PRECISIONS = tuple(POLICIES)
 ENCODERS = {"conv": {"batch": 128}, "resnet18": {"batch": 32}}
 QUICK = {"image_size": 8, "batch": 8, "widths": {"conv": "4-8", "resnet18": None}, "projector": "16-16"}
 
@@ -59,18 +62,15 @@ class Configuration:
 
         from kspectral.encoders import build_encoder
         from kspectral.methods import VICReg
+        from kspectral.runs.execution import dtype_policy
 
-        previous = keras.config.dtype_policy()
-        keras.config.set_dtype_policy(POLICIES[precision])
-        try:
+        with dtype_policy(precision):  # as `kspectral train --precision` builds its model
             keras.utils.set_random_seed(seed)
             widths = QUICK["widths"][encoder] if quick else None
             backbone = build_encoder(encoder, (image_size, image_size, 3), widths)
             self.model = VICReg(encoder=backbone, projector=QUICK["projector"] if quick else "512-512")
             self.model.compile(optimizer=keras.optimizers.AdamW(1e-3), jit_compile=jit)
             self.policy = backbone.dtype_policy.name
-        finally:
-            keras.config.set_dtype_policy(previous)
         self.history = None
 
     def run(self, ds, steps):
@@ -123,7 +123,7 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds (each figure is their median)")
     parser.add_argument("--steps", type=int, default=10, help="training steps per configuration and round")
     parser.add_argument("--encoders", default="conv,resnet18", help=f"comma-separated, from {', '.join(ENCODERS)}")
-    parser.add_argument("--precisions", default="fp32,bf16,fp16", help=f"comma-separated, from {', '.join(POLICIES)}")
+    parser.add_argument("--precisions", default="fp32,bf16,fp16", help=f"comma-separated, from {', '.join(PRECISIONS)}")
     parser.add_argument("--jit", default="off,on", help="comma-separated, from off, on (XLA)")
     parser.add_argument("--threads", type=int, default=0,
                         help="TensorFlow intra- and inter-op threads (0 = TensorFlow's default, all cores)")
@@ -133,7 +133,7 @@ def main(argv=None):
     encoders = [e.strip() for e in args.encoders.split(",") if e.strip()]
     precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
     jits = [j.strip() for j in args.jit.split(",") if j.strip()]
-    for name, values, allowed in (("encoder", encoders, ENCODERS), ("precision", precisions, POLICIES),
+    for name, values, allowed in (("encoder", encoders, ENCODERS), ("precision", precisions, PRECISIONS),
                                   ("jit", jits, ("off", "on"))):
         unknown = [v for v in values if v not in allowed]
         if unknown or not values:

@@ -283,17 +283,25 @@ class _TrainCommand(typer.core.TyperCommand):
         console.print(Panel(table, title=self.title, title_align="left", border_style="dim"), highlight=False)
 
 
+#: the data options that `train` and `spectral` share
+_DATASET_HELP = ("digits, a TFDS name (cifar10, cifar100, stl10, imagenette, mnist, fashion_mnist, tfds:NAME), a "
+                 "folder of images, or an .npz/.npy file")
+
+
+def _data_dir_option():
+    return typer.Option(None, "--data-dir", help="Folder of prepared TFDS data.", show_default="~/tensorflow_datasets")
+
+
+def _image_size_option():
+    return typer.Option(None, "--image-size", help="Resize images to this side.", show_default="the dataset's")
+
+
 @app.command(cls=_TrainCommand)
 def train(
     method: Optional[str] = typer.Option(None, help="SSL method (see `kspectral methods`).", show_default="vicreg"),
-    dataset: Optional[str] = typer.Option(
-        None, help="digits, a TFDS name (cifar10, cifar100, stl10, imagenette, mnist, fashion_mnist, tfds:NAME), "
-        "a folder of images, or an .npz/.npy file.", show_default="digits",
-    ),
-    data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Folder of prepared TFDS data.",
-                                           show_default="~/tensorflow_datasets"),
-    image_size: Optional[int] = typer.Option(None, "--image-size", help="Resize images to this side.",
-                                             show_default="the dataset's"),
+    dataset: Optional[str] = typer.Option(None, help=_DATASET_HELP + ".", show_default="digits"),
+    data_dir: Optional[str] = _data_dir_option(),
+    image_size: Optional[int] = _image_size_option(),
     augment: Optional[str] = typer.Option(None, help="Augmentation preset: simclr, cifar, byol, vicreg, digits, "
                                           "multicrop.", show_default="the dataset's"),
     augment_on: Optional[str] = typer.Option(None, "--augment-on", help="Augment on the data pipeline (data) or "
@@ -436,14 +444,10 @@ def spectral(
         "auto", help="linear (Z = XW, applied to the test split), nonparametric (train and test embedded together, "
         "no test labels) or auto."
     ),
-    dataset: Optional[str] = typer.Option(
-        None, help="digits, a TFDS name (cifar10, cifar100, stl10, imagenette, mnist, fashion_mnist, tfds:NAME), "
-        "a folder of images, or an .npz/.npy file (as `kspectral train`).", show_default="digits",
-    ),
-    data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Folder of prepared TFDS data.",
-                                           show_default="~/tensorflow_datasets"),
-    image_size: Optional[int] = typer.Option(None, "--image-size", help="Resize images to this side.",
-                                             show_default="the dataset's"),
+    dataset: Optional[str] = typer.Option(None, help=_DATASET_HELP + " (as `kspectral train`).",
+                                          show_default="digits"),
+    data_dir: Optional[str] = _data_dir_option(),
+    image_size: Optional[int] = _image_size_option(),
     test_size: Optional[float] = typer.Option(None, "--test-size", help="Held-out fraction where the data has no "
                                               "test split.", show_default="0.2"),
     augment: Optional[str] = typer.Option(None, help="Augmentation preset of pairs / augment graphs: simclr, cifar, "

@@ -11,6 +11,8 @@ import warnings
 import pytest
 from rich.console import Console
 
+from process_helpers import cli_imports
+
 import kspectral_cli.main as cli
 from kspectral.data import augmented_pairs, digits_augmenter, graph_pairs, image_batches
 from kspectral.encoders import mlp_encoder
@@ -85,12 +87,7 @@ def test_config_values_print_as_toml():
 
 
 def test_only_train_help_imports_the_config_module():
-    code = ("import sys; from kspectral_cli.main import main\n"
-            "try:\n    main(['recipes'])\nexcept SystemExit as e:\n    assert e.code in (0, None), e.code\n"
-            "print(sorted(m for m in ('kspectral.runs.config', 'tensorflow') if m in sys.modules))")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip().splitlines()[-1] == "[]"
+    assert cli_imports(["recipes"], ("kspectral.runs.config", "tensorflow"))[-1] == "imported: []"
 
 
 # ----------------------------------------------------------------------------- the progress display

@@ -7,7 +7,6 @@ replicas (2 logical CPUs) in one process, ``scripts/multiworker_equivalence.py``
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+
+from process_helpers import free_ports
 
 from kspectral import distribute, methods
 from kspectral.encoders import build_encoder, resnet_encoder
@@ -88,21 +89,11 @@ def test_device_augmentation_draws_the_global_batch_views(replica_runs):
     np.testing.assert_allclose(result["loss_2"], result["loss_1"], rtol=1e-5)
 
 
-def _free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("localhost", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 @pytest.mark.slow
 def test_multiworker_loopback_equals_one_device():
     """Two worker processes (MultiWorkerMirroredStrategy over gRPC on localhost, one CPU replica each) train like one
     device on the same global batches."""
-    workers = [f"localhost:{p}" for p in _free_ports(2)]
+    workers = [f"localhost:{p}" for p in free_ports(2)]
     procs = []
     for index in range(2):
         env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": {"worker": workers},

@@ -2,7 +2,6 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +9,8 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+
+from process_helpers import free_ports
 
 from kspectral.runs import RunConfig, train
 from kspectral.runs.execution import Execution, dtype_policy, resolve_jit
@@ -111,19 +112,9 @@ def _initial_weights():
     return build_model(config, load("digits", seed=0), 3).get_weights()
 
 
-def _free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("localhost", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 @pytest.mark.slow
 def test_cli_two_workers_on_loopback_equal_one_device(tmp_path):
-    ports = _free_ports(2)
+    ports = free_ports(2)
     cluster = {"worker": [f"localhost:{p}" for p in ports]}
     out = tmp_path / "mw"
     workers = [kspectral("train", *RUN, "--strategy", "multiworker", "--out", str(out), wait=False,

@@ -74,13 +74,6 @@ def atomic_write_text(path, text):
     _fsync_dir(path.parent)
 
 
-def seed_generator_states(model):
-    """The model's ``SeedGenerator`` state variables (its augmenters', its dropout layers'), in a fixed order."""
-    from kspectral.data.pairs import seed_states
-
-    return seed_states(model)
-
-
 def committed(backup_dir):
     """The committed checkpoints' JSON files of ``backup_dir``, newest first."""
     backup_dir = Path(backup_dir)
@@ -116,6 +109,8 @@ def write_checkpoint(backup_dir, model, step, steps_per_epoch, last_logs=None, l
     """
     import numpy as np
 
+    from kspectral.data.pairs import seed_states
+
     backup_dir = Path(backup_dir)
     backup_dir.mkdir(parents=True, exist_ok=True)
     name = _name(step)
@@ -133,7 +128,7 @@ def write_checkpoint(backup_dir, model, step, steps_per_epoch, last_logs=None, l
         "batch": int(batch),
         "weights": weights.name,
         "sha256": _sha256(weights),
-        "seed_states": [[int(s) for s in np.asarray(v.numpy()).ravel()] for v in seed_generator_states(model)],
+        "seed_states": [[int(s) for s in np.asarray(v.numpy()).ravel()] for v in seed_states(model)],
         # the epoch's running means, needed to resume in its middle (fit resets them at each epoch's start)
         "metric_states": None if batch == 0 else [[[float(x) for x in np.asarray(v.numpy()).ravel()]
                                                    for v in m.variables] for m in model.metrics],
@@ -161,6 +156,8 @@ def _load(model, path):
     """Load one committed checkpoint into ``model``; return its info, or raise ``ValueError`` saying why not."""
     import numpy as np
 
+    from kspectral.data.pairs import seed_states
+
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
         weights = path.with_name(info["weights"])
@@ -176,7 +173,7 @@ def _load(model, path):
     except Exception as exc:  # noqa: BLE001 - h5py and Keras raise many kinds for a damaged file
         first = str(exc).splitlines()[0] if str(exc) else "no message"
         raise ValueError(f"{weights} could not be loaded ({type(exc).__name__}: {first})") from None
-    states = seed_generator_states(model)
+    states = seed_states(model)
     if len(states) != len(info["seed_states"]):
         raise ValueError(f"{path} holds {len(info['seed_states'])} random-generator states, the model "
                          f"{len(states)}: it was written by another model")

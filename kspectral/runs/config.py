@@ -230,9 +230,9 @@ FIELD_TYPES = {
     "learning_rate": float, "lr_scaling": str, "weight_decay": float, "momentum": float, "optimizer_options": dict,
     "warmup_epochs": int,
     "seed": int, "test_size": float, "baseline": str, "baseline_dim": int, "baseline_rounds": int,
-    "baseline_samples": int, "knn_preset": str, "online_probe": bool, "tensorboard": bool, "strategy": str, "cpu_devices": (int, type(None)),
-    "precision": str, "jit": str, "checkpoint_every": (int, type(None)), "deterministic": bool,
-    "method_options": dict,
+    "baseline_samples": int, "knn_preset": str, "online_probe": bool, "tensorboard": bool, "strategy": str,
+    "cpu_devices": (int, type(None)), "precision": str, "jit": str, "checkpoint_every": (int, type(None)),
+    "deterministic": bool, "method_options": dict,
 }
 
 

@@ -59,18 +59,23 @@ def resolve_jit(jit):
 
 
 @contextlib.contextmanager
-def dtype_policy(precision):
-    """Set Keras' global dtype policy for ``precision`` inside the block, and restore the previous one after it."""
+def _policy(name):
+    """Keras' global dtype policy ``name`` inside the block, the previous one restored after it."""
     import keras
 
-    if precision not in POLICIES:
-        raise ValueError(f"unknown precision {precision!r}; choose one of: {', '.join(POLICIES)}")
     previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(POLICIES[precision])
+    keras.config.set_dtype_policy(name)
     try:
-        yield POLICIES[precision]
+        yield name
     finally:
         keras.config.set_dtype_policy(previous)
+
+
+def dtype_policy(precision):
+    """Set Keras' global dtype policy for ``precision`` inside the block, and restore the previous one after it."""
+    if precision not in POLICIES:
+        raise ValueError(f"unknown precision {precision!r}; choose one of: {', '.join(POLICIES)}")
+    return _policy(POLICIES[precision])
 
 
 def prepare(config):
@@ -107,8 +112,7 @@ def worker_run_dir(out, strategy):
 @contextlib.contextmanager
 def building(execution):
     """The scope a run's model is built and compiled in: its strategy's scope and its dtype policy."""
-    precision = {v: k for k, v in POLICIES.items()}[execution.policy]
-    with execution.strategy.scope(), dtype_policy(precision):
+    with execution.strategy.scope(), _policy(execution.policy):
         yield
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kspectral.runs.honesty import probe_warnings
+
 
 @dataclass
 class ProbeRow:
@@ -89,20 +91,5 @@ def probe_dict(rows):
     return table
 
 
-def table_warnings(rows, dataset):
-    """``chance_level_probe`` warnings of a probe table: one per row with a probe at chance level.
-
-    A probe is at chance level when its top-1 is at most ``max(1/C, majority rate of the test split) + max(0.02,
-    2σ)``, σ the binomial standard deviation of a chance-level top-1 on the test split
-    (:func:`kspectral.runs.honesty.probe_warnings`); ``dataset`` gives the test labels and ``num_classes``.
-    An unlabelled dataset or an empty table has none.
-
-    Example:
-        >>> from types import SimpleNamespace
-        >>> labels = SimpleNamespace(y_test=[0, 1, 2, 3] * 250, num_classes=4)  # chance 0.25, margin 0.027
-        >>> [w["code"] for w in table_warnings([ProbeRow("random", 8, 0.25, 0.30)], labels)]
-        ['chance_level_probe']
-    """
-    from kspectral.runs.honesty import probe_warnings
-
-    return probe_warnings(rows, dataset)
+#: the ``chance_level_probe`` warnings of a probe table (:func:`kspectral.runs.honesty.probe_warnings`, their owner)
+table_warnings = probe_warnings

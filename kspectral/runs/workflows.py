@@ -303,6 +303,11 @@ def _train_model(config, dataset, problem, model, out, steps, labels, resuming, 
     return last_logs, last_epoch + 1, checkpoint.step, seconds
 
 
+def _result_warnings(summary, rows, dataset):
+    """The warnings of a result: its closed form's (``summary["warnings"]``), then its probe table's."""
+    return summary.get("warnings", []) + table_warnings(rows, dataset)
+
+
 def _validated(config, given=False):
     """``config.validate()``; with ``given`` data (``data=`` of :func:`train` / :func:`probe`) every field but
     ``dataset``, which then only names the data."""
@@ -405,7 +410,7 @@ def train(config, out=None, callbacks=(), verbose=0, on_stage=None, data=None):
         baseline, summary = fit_baseline(config.method, problem, _baseline_dim(config, problem), regime)
     stage("probing" if dataset.labelled else "no probes: the dataset has no labels (probes need labelled data)")
     rows = _run_table(config, dataset, model, baseline)
-    warnings = summary.get("warnings", []) + table_warnings(rows, dataset)
+    warnings = _result_warnings(summary, rows, dataset)
     metrics = {
         "method": config.method,
         "dataset": config.dataset,
@@ -554,7 +559,7 @@ def probe(run_dir, knn_preset=None, probes=("linear", "knn"), data=None):
     if regime is not None:
         baseline, summary = fit_baseline(config.method, problem, _baseline_dim(config, problem), regime)
     rows = _run_table(config, dataset, model, baseline, probes)
-    warnings = summary.get("warnings", []) + table_warnings(rows, dataset)
+    warnings = _result_warnings(summary, rows, dataset)
     write_json(run_dir / "probe.json", {"knn_preset": config.knn_preset, "probes": probe_dict(rows),
                                         "warnings": warnings})
     return ProbeTable(rows, warnings)
@@ -701,7 +706,7 @@ def spectral(method=None, graph=None, dim=None, regime="auto", dataset=None, see
                    knn_preset=knn_preset, method=method, dataset=name, graph_spec=graph, seed=seed,
                    augment=augment_name if graph in ("pairs", "augment") else None,
                    run=None if run is None else str(run))
-    warnings = summary.get("warnings", []) + table_warnings(rows, loaded)
+    warnings = _result_warnings(summary, rows, loaded)
     summary["warnings"] = warnings
     if out is not None:
         write_json(Path(out) / "spectral.json", summary)
