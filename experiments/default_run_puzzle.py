@@ -16,7 +16,7 @@ the dataset loaded with the run's seed), so seed 0, K = 32, 4 rounds is the numb
 
 Usage::
 
-    python experiments/default_run_puzzle.py [--out experiments/results/default_run_puzzle] [--seeds 0 1 2]
+    python experiments/default_run_puzzle.py [--out experiments/results/default_run_puzzle] [--seeds 0 1 2] [--quick]
 
 Writes ``results.json`` (every measurement and the mean ± std table) and ``default_run_puzzle.png``.
 """
@@ -24,24 +24,16 @@ Writes ``results.json`` (every measurement and the mean ± std table) and ``defa
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import time
 from pathlib import Path
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
-             "TF_NUM_INTEROP_THREADS"):
-    os.environ.setdefault(_var, "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-import numpy as np  # noqa: E402
+import numpy as np
+from _common import SEEDS, mean_std, pyplot, write_results
 
 DIMS = (8, 16, 32, 48, 60)
 ROUNDS = (1, 2, 4, 8)
 DEFAULT_ROUNDS = 4
 DEFAULT_DIM = 32
-SEEDS = (0, 1, 2)
 
 
 def _pca(train, test, dim, whiten):
@@ -53,7 +45,7 @@ def _pca(train, test, dim, whiten):
     return (train - mean) @ W, (test - mean) @ W
 
 
-def run(seeds, out):
+def run(seeds, dims=DIMS, rounds_grid=ROUNDS):
     from kspectral.data.datasets import load
     from kspectral.runs.problem import build_problem, fit_baseline
     from kspectral.runs.table import probe_row
@@ -75,18 +67,17 @@ def run(seeds, out):
         probe("raw pixels", seed, raw_train.shape[1], None, raw_train, raw_test, ds,
               {"pixel_rank": int(np.linalg.matrix_rank(raw_train - raw_train.mean(0)))})
         problems = {f"pairs r={r}": build_problem(ds, "pairs", rounds=r, seed=seed, max_samples=10000)
-                    for r in ROUNDS}
+                    for r in rounds_grid}
         problems["knn:10"] = build_problem(ds, "knn:10", seed=seed)
         problems["labels"] = build_problem(ds, "labels", seed=seed)
         for name, problem in problems.items():
             rounds = int(name.split("=")[1]) if name.startswith("pairs") else None
-            dims = DIMS if rounds in (None, DEFAULT_ROUNDS) else (DEFAULT_DIM,)
-            for dim in dims:
+            for dim in (dims if rounds in (None, DEFAULT_ROUNDS) else (DEFAULT_DIM,)):
                 est, summary = fit_baseline("vicreg", problem, dim, "linear")
                 kind = "pairs" if rounds is not None else name
                 probe(kind, seed, dim, rounds, est.transform(raw_train), est.transform(raw_test), ds,
                       {"rank": summary["rank"], "warnings": [w["code"] for w in summary["warnings"]]})
-        for dim in DIMS:
+        for dim in dims:
             for whiten in (False, True):
                 tr, te = _pca(raw_train, raw_test, dim, whiten)
                 probe("PCA whitened" if whiten else "PCA", seed, dim, None, tr, te, ds)
@@ -99,19 +90,15 @@ def summarise(records):
         groups.setdefault((r["kind"], r["dim"], r["rounds"]), []).append(r)
     table = []
     for (kind, dim, rounds), rs in groups.items():
-        lin = np.array([r["linear"] for r in rs])
-        knn = np.array([r["knn"] for r in rs])
-        table.append({"kind": kind, "dim": dim, "rounds": rounds, "n_seeds": len(rs),
-                      "linear_mean": float(lin.mean()), "linear_std": float(lin.std(ddof=1)) if len(rs) > 1 else 0.0,
-                      "knn_mean": float(knn.mean()), "knn_std": float(knn.std(ddof=1)) if len(rs) > 1 else 0.0})
+        row = {"kind": kind, "dim": dim, "rounds": rounds, "n_seeds": len(rs)}
+        for probe in ("linear", "knn"):
+            row[f"{probe}_mean"], row[f"{probe}_std"] = mean_std([r[probe] for r in rs])
+        table.append(row)
     return table
 
 
-def plot(table, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def plot(table, path, dims=DIMS, rounds_grid=ROUNDS):
+    plt = pyplot()
 
     def rows(kind, rounds=None, dim=None):
         out = [t for t in table if t["kind"] == kind and (rounds is None or t["rounds"] == rounds)
@@ -132,7 +119,7 @@ def plot(table, path):
         ax.set_xlabel("dimension K")
         ax.set_ylabel(f"{probe} probe top-1 (test)")
         ax.set_title(f"digits: {probe} probe vs K (mean ± std, 3 seeds)")
-        ax.set_xticks(DIMS)
+        ax.set_xticks(dims)
     axes[0].legend(fontsize=7, loc="lower right")
     ax = axes[2]
     rs = [t for t in table if t["kind"] == "pairs" and t["dim"] == DEFAULT_DIM]
@@ -143,8 +130,8 @@ def plot(table, path):
         ax.axhline(raw[f"{probe}_mean"], ls=":", lw=1, color="k" if probe == "linear" else "grey",
                    label=f"raw pixels, {probe}")
     ax.set_xscale("log", base=2)
-    ax.set_xticks(ROUNDS)
-    ax.set_xticklabels([str(r) for r in ROUNDS])
+    ax.set_xticks(rounds_grid)
+    ax.set_xticklabels([str(r) for r in rounds_grid])
     ax.set_xlabel("pair-graph rounds")
     ax.set_ylabel("top-1 (test)")
     ax.set_title(f"digits: K={DEFAULT_DIM} closed form vs pair-graph rounds")
@@ -158,23 +145,22 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="experiments/results/default_run_puzzle")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    parser.add_argument("--quick", action="store_true", help="one seed, K ∈ {8, 32}, rounds ∈ {1, 4} (for the tests)")
     args = parser.parse_args(argv)
+    dims, rounds_grid = ((8, DEFAULT_DIM), (1, DEFAULT_ROUNDS)) if args.quick else (DIMS, ROUNDS)
+    if args.quick:
+        args.seeds = args.seeds[:1]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    records = run(args.seeds, out)
+    records = run(args.seeds, dims, rounds_grid)
     table = summarise(records)
     seconds = time.perf_counter() - started
-    import keras
-    import tensorflow as tf
-
     result = {"experiment": "default_run_puzzle", "dataset": "digits", "method": "vicreg (LinearVICReg, hard)",
-              "seeds": args.seeds, "dims": DIMS, "rounds": ROUNDS, "seconds": round(seconds, 1),
-              "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "tensorflow": tf.__version__,
-                          "keras": keras.__version__, "numpy": np.__version__},
+              "seeds": args.seeds, "dims": dims, "rounds": rounds_grid, "seconds": round(seconds, 1),
               "table": table, "records": records}
-    (out / "results.json").write_text(json.dumps(result, indent=1))
-    plot(table, out / "default_run_puzzle.png")
+    write_results(out, result)
+    plot(table, out / "default_run_puzzle.png", dims, rounds_grid)
     print(f"{'kind':>14} {'K':>3} {'rounds':>6}  linear            kNN")
     for t in sorted(table, key=lambda t: (t["kind"], t["dim"], t["rounds"] or 0)):
         print(f"{t['kind']:>14} {t['dim']:>3} {str(t['rounds']):>6}  {t['linear_mean']:.4f} ± {t['linear_std']:.4f}"

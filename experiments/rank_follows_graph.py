@@ -24,7 +24,7 @@ unit noise), ``G`` = the label graph of the clusters (C disjoint cliques), K = 1
 Usage::
 
     python experiments/rank_follows_graph.py [--out experiments/results/rank_follows_graph] [--seeds 0 1 2]
-        [--steps 400] [--no-train]
+        [--steps 400] [--no-train] [--quick]
 
 Writes ``results.json`` and ``rank_follows_graph.png``.
 """
@@ -32,24 +32,16 @@ Writes ``results.json`` and ``rank_follows_graph.png``.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import time
 from pathlib import Path
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
-             "TF_NUM_INTEROP_THREADS"):
-    os.environ.setdefault(_var, "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-import numpy as np  # noqa: E402
+import numpy as np
+from _common import SEEDS, mean_std, pyplot, write_results
 
 COMPONENTS = (2, 4, 8, 16)
 K = 16
 N = 512
 D = 32
-SEEDS = (0, 1, 2)
 SMALL_GAMMA, LARGE_GAMMA = 1e-3, 1.0  # label graph: L's eigenvalues are 0 (×C) and N/C ∈ [32, 256]
 TRAINED_RTOL = 1e-2
 
@@ -103,21 +95,12 @@ def train(method, X, G, seed, steps, C):
             "final_loss": float(history.history["loss"][-1])}
 
 
-def mean_std(values):
-    v = np.asarray(values, dtype=float)
-    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
-
-
-def plot(table, path, trained):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def plot(table, path, trained, components=COMPONENTS):
+    plt = pyplot()
     ncols = 4 if trained else 1
     fig, axes = plt.subplots(1, ncols, figsize=(5.2 * ncols, 4.2), squeeze=False)
     axes = axes[0]
-    Cs = list(COMPONENTS)
+    Cs = list(components)
     ax = axes[0]
     for name in table["closed_form"]:
         ax.plot(Cs, [table["closed_form"][name][str(c)] for c in Cs], "o-", label=name)
@@ -153,14 +136,18 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--no-train", action="store_true", help="closed forms only")
+    parser.add_argument("--quick", action="store_true", help="C ∈ {2, 4}, one seed, 20 steps (for the tests)")
     args = parser.parse_args(argv)
+    components = COMPONENTS[:2] if args.quick else COMPONENTS
+    if args.quick:
+        args.seeds, args.steps = args.seeds[:1], 20
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     from kspectral.spectral import connected_components, label_graph
 
     started = time.perf_counter()
     records = []
-    for C in COMPONENTS:
+    for C in components:
         for seed in args.seeds:
             X, y = mixture(C, seed)
             G = label_graph(y)
@@ -189,25 +176,20 @@ def main(argv=None):
                 entry[f"{key}_mean"], entry[f"{key}_std"] = mean_std([x[key] for x in rs])
             table["trained"].setdefault(r["method"], {})[str(r["C"])] = entry
     seconds = time.perf_counter() - started
-    import keras
-    import tensorflow as tf
-
-    result = {"experiment": "rank_follows_graph", "N": N, "D": D, "K": K, "components": COMPONENTS,
+    result = {"experiment": "rank_follows_graph", "N": N, "D": D, "K": K, "components": components,
               "seeds": args.seeds, "steps": None if args.no_train else args.steps, "trained_rtol": TRAINED_RTOL,
               "seconds": round(seconds, 1),
-              "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "tensorflow": tf.__version__,
-                          "keras": keras.__version__, "numpy": np.__version__},
               "table": table, "records": records}
-    (out / "results.json").write_text(json.dumps(result, indent=1))
-    plot(table, out / "rank_follows_graph.png", trained=not args.no_train)
-    print("closed forms, numerical rank:", "C =", COMPONENTS)
+    write_results(out, result)
+    plot(table, out / "rank_follows_graph.png", trained=not args.no_train, components=components)
+    print("closed forms, numerical rank:", "C =", components)
     for name, row in table["closed_form"].items():
-        print(f"  {name:>26}: {[row[str(c)] for c in COMPONENTS]}")
+        print(f"  {name:>26}: {[row[str(c)] for c in components]}")
     for name, row in table["trained"].items():
         print(f"  trained {name:>12}: " + "  ".join(
             f"C={c}: rank {row[str(c)]['rank_mean']:.1f} ± {row[str(c)]['rank_std']:.1f}, RankMe "
             f"{row[str(c)]['rankme_mean']:.2f} ± {row[str(c)]['rankme_std']:.2f}, top-(C−1) energy "
-            f"{row[str(c)]['energy_top_c_minus_1_mean']:.3f} ± {row[str(c)]['energy_top_c_minus_1_std']:.3f}" for c in COMPONENTS))
+            f"{row[str(c)]['energy_top_c_minus_1_mean']:.3f} ± {row[str(c)]['energy_top_c_minus_1_std']:.3f}" for c in components))
     print(f"wrote {out}/results.json and {out}/rank_follows_graph.png in {seconds:.1f} s")
 
 
