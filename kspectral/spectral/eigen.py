@@ -15,6 +15,11 @@ orthonormal), and only each component's non-zero spectrum goes to an eigensolver
   ``L + δI``, with a symmetric minimum-degree ordering and no pivoting; fast on low-dimensional manifolds, whose
   bottom eigenvalues crowd together but whose LU fill is small);
 - ``"lobpcg"``: ``scipy.sparse.linalg.lobpcg`` with the constant as a constraint and a Jacobi preconditioner;
+- ``"amg"``: ``lobpcg`` with the constant as a constraint, preconditioned by an algebraic-multigrid V-cycle of
+  ``L + δI`` (pyamg's aggregation hierarchy, optional dependency: extra ``scale``), as scikit-learn's
+  ``spectral_embedding(eigen_solver="amg")``, but with its own block cycle (:func:`_amg_block_vcycle`). Its
+  iteration count hardly grows with ``N`` and does not depend on ``λ_max``, so it is the one that scales to
+  kNN graphs of a million high-dimensional points, whose hubs make ``λ_max ≈ 2·d_max`` large (below);
 - ``"auto"``: chooses per component, by the graph (below).
 
 The ``"auto"`` rule
@@ -29,9 +34,11 @@ A component of ``n`` nodes asked for ``m`` eigenpairs goes to
    with ``d̂ ≳ 4``. The dimension sets both costs: the bottom eigenvalues scale like ``(m/n)^{2/d}·λ_max``, so
    Lanczos needs many iterations when ``d`` is small, while the LU fill of shift-invert grows like
    ``n log n`` for ``d = 2``, ``n^{4/3}`` for ``d = 3`` and towards ``n²`` (a dense factor) for large ``d``;
-3. ``"shift_invert"`` if ``d̂ ≤`` :data:`SHIFT_INVERT_MAX_DIM`, else ``"lanczos"`` with a budget of
-   ``max(1000, 20 m)`` restarts; should it not converge, shift-invert if ``d̂ ≤``
-   :data:`FALLBACK_SHIFT_INVERT_MAX_DIM` (the LU is still affordable), else LOBPCG.
+3. ``"shift_invert"`` if ``d̂ ≤`` :data:`SHIFT_INVERT_MAX_DIM`;
+4. else ``"amg"`` if ``n ≥`` :data:`AMG_MIN_NODES` and pyamg is installed; should LOBPCG not converge within
+   :data:`AMG_MAXITER` iterations, Lanczos (step 5);
+5. else ``"lanczos"`` with a budget of ``max(1000, 20 m)`` restarts; should it not converge, shift-invert if
+   ``d̂ ≤`` :data:`FALLBACK_SHIFT_INVERT_MAX_DIM` (the LU is still affordable), else LOBPCG.
 
 :func:`choose_solver` tells which solver ``"auto"`` uses on a graph's largest component.
 
@@ -41,12 +48,39 @@ was the faster one on every graph of hop dimension ≤ 2.22 and Lanczos on every
 hence the threshold 2.4; LOBPCG was never the fastest, and dense ``eigh`` loses past about 400 nodes, hence
 :data:`DENSE_MAX_NODES`.
 
+AMG against Lanczos (``K = 8``, kNN graphs with ``k = 10`` of the benchmark's ``features64`` family, built by
+:func:`~kspectral.spectral.knn_graph`, and the Swiss roll against shift-invert; CPU seconds of one process with
+one BLAS thread, on the shared 2-core VM, 1-minute load average in brackets; cosines are the principal-angle
+cosines between the two solvers' subspaces, residuals ``max ‖Lu − λu‖``):
+
+=====================  ======================  ============  ============  =====================
+graph                  Lanczos CPU s           AMG CPU s     min cosine    residual: other / AMG
+=====================  ======================  ============  ============  =====================
+features64, 100 000    10.6 (3.2)              6.2 (3.3)     1 − 2e-9      4.8e-6 / 1.0e-5
+features64, 200 000    31.1 (3.9)              14.8 (4.2)    1 − 6e-9      2.5e-6 / 2.0e-5
+features64, 1 000 000  654 (2.1)               122 (2.9)     1 − 3e-8      3.0e-5 / 3.1e-5
+Swiss roll, 100 000    shift-invert 1.7 (4.1)  7.0 (4.1)     1 − 3e-10     1.6e-12 / 3.5e-7
+=====================  ======================  ============  ============  =====================
+
+Notes. ``d_max`` = 514, 1 007 and 1 676 on the three feature graphs: Lanczos' stopping test scales with it, and
+AMG's does too, by design (:func:`_amg`), hence AMG's residuals at the level of Lanczos' tolerance rather than
+of its actual residuals. ``benchmarks/million_points.py`` measured 611 CPU-s for the same Lanczos solve. On a quieter machine
+(load 1), with Jacobi weight 2/3 instead of 1, Lanczos took 8.6 s and AMG 4.7 s at 100 000, and AMG 135 s at
+1 000 000. Lanczos' time grows 3× to 3.7× per doubling of ``N`` on these graphs, AMG's about linearly (its
+LOBPCG needed 55 to 110 iterations at every size). The AMG set-up costs 3 to 4 s at N = 1 000 000.
+Hence :data:`AMG_MIN_NODES` = 150 000: AMG won at 100 000 as well (1.7× to 1.8×), but up to 100 000 nodes
+``"auto"`` is left as it was, so that the documented benchmarks keep their solver; past it AMG wins by 2× and
+more, by 5× at 1 000 000. On manifolds shift-invert stays 4× to 5× faster than AMG, so the hop-dimension rule
+comes first. Pyamg's own ``ml.aspreconditioner()`` (one Gauss–Seidel V-cycle per column) took 233 CPU-s at
+1 000 000, and smoothed aggregation's set-up alone over two minutes there (:func:`_amg_block_vcycle`).
+
 Threads: the iterative solvers run with :data:`ITERATIVE_BLAS_THREADS` BLAS threads (``threadpoolctl``, restored
 afterwards): ARPACK makes many small level-1/2 BLAS calls, on which OpenBLAS's thread hand-offs cost more than
 they gain (the same Lanczos solve ran 5× to 60× slower with two threads than with one; ``docs/notes.md``).
 
-Memory: the dense solver is only used on components of at most :data:`DENSE_MAX_NODES` nodes (or of at most
-:data:`DENSE_MANY_MAX_NODES` when ``m ≥ n/3`` eigenvectors are asked for, an ``O(n·m)`` output anyway). Lanczos
+Memory: AMG keeps a single-precision copy of ``L + δI``, a permuted copy of ``L`` and coarse levels of 10 to
+20 % of its size: ``O(nnz + n·m)`` too. The dense solver is only used on components of at most
+:data:`DENSE_MAX_NODES` nodes (or of at most :data:`DENSE_MANY_MAX_NODES` when ``m ≥ n/3`` eigenvectors are asked for, an ``O(n·m)`` output anyway). Lanczos
 and LOBPCG need ``O(nnz + n·m)``. Shift-invert's LU is only built on graphs of hop dimension ≤ 2.4 (≤ 3 after a
 Lanczos failure), where its fill stays near-linear (about 5× nnz(L) on a Swiss roll kNN graph).
 """
@@ -67,7 +101,7 @@ from kspectral._validation import check_positive_int
 from kspectral.spectral.graphs import connected_components, validate_graph
 from kspectral.spectral.laplacian import laplacian
 
-SOLVERS = ("auto", "dense", "lanczos", "shift_invert", "lobpcg")
+SOLVERS = ("auto", "dense", "lanczos", "shift_invert", "lobpcg", "amg")
 #: Components of at most this many nodes use dense ``eigh`` under ``"auto"``.
 DENSE_MAX_NODES = 400
 #: ... and so do components of at most this many nodes when a third of their spectrum or more is asked for.
@@ -78,6 +112,20 @@ SHIFT_INVERT_MAX_DIM = 2.4
 FALLBACK_SHIFT_INVERT_MAX_DIM = 3.0
 #: Shift of the shift-invert solver, relative to the mean degree: the LU factorises ``L + δI``.
 SHIFT_INVERT_DELTA = 1e-5
+#: Shift of the AMG preconditioner, relative to the mean degree: pyamg builds its hierarchy on ``L + δI``.
+AMG_SHIFT = 1e-5
+#: Coarsest AMG level size (solved by a dense Cholesky factorisation).
+AMG_MAX_COARSE = 500
+#: Jacobi sweeps before and after each coarse correction of the AMG V-cycle, and their weight. The sweep
+#: converges for any weight below ``2/λ_max(D⁻¹(L + δI))`` and ``λ_max(D⁻¹L) ≤ 2`` on every graph, so 1 is safe;
+#: it took 73 LOBPCG iterations at N = 200 000 (features64) against 90 with the textbook 2/3.
+AMG_SMOOTHING_SWEEPS = 2
+AMG_JACOBI_WEIGHT = 1.0
+#: LOBPCG iterations of the AMG solver, unless ``maxiter`` is given.
+AMG_MAXITER = 500
+#: ``"auto"`` uses AMG-preconditioned LOBPCG instead of Lanczos on components of at least this many nodes
+#: (when pyamg is installed).
+AMG_MIN_NODES = 150_000
 #: BLAS threads of the iterative solvers (``None``: leave the BLAS thread pool alone).
 ITERATIVE_BLAS_THREADS = 1
 
@@ -160,7 +208,18 @@ def _auto_solver(Lc, m):
     if n <= DENSE_MAX_NODES or (m >= n // 3 and n <= DENSE_MANY_MAX_NODES):
         return "dense", math.nan
     dim, _ = hop_dimension(Lc)
-    return ("shift_invert" if dim <= SHIFT_INVERT_MAX_DIM else "lanczos"), dim
+    if dim <= SHIFT_INVERT_MAX_DIM:
+        return "shift_invert", dim
+    if n >= AMG_MIN_NODES and _pyamg_available():
+        return "amg", dim
+    return "lanczos", dim
+
+
+def _pyamg_available():
+    """Whether the optional dependency pyamg (extra ``scale``) can be imported."""
+    import importlib.util
+
+    return importlib.util.find_spec("pyamg") is not None
 
 
 def _lanczos(Lc, m, seed, tol, maxiter):
@@ -208,6 +267,100 @@ def _lobpcg(Lc, m, seed, tol, maxiter):
     return vals, vecs
 
 
+def _amg_block_vcycle(A, seed):
+    """AMG V-cycle for the positive definite ``A = L + δI``, applied to a whole block of vectors at once.
+
+    Returns ``(M, order)``: the V-cycle is a preconditioner of ``A[order][:, order]``, the nodes renumbered
+    aggregate by aggregate.
+
+    The hierarchy is pyamg's aggregation: :func:`pyamg.smoothed_aggregation_solver` with ``smooth=None``
+    (plain, unsmoothed aggregation; the constant is the near-null-space vector). Smoothed prolongators were tried
+    and dropped: on kNN graphs of high-dimensional features (small-world graphs, whose aggregates have
+    neighbours in thousands of other aggregates) the Galerkin product ``PᵀAP`` fills in, and the set-up alone
+    took over two minutes at N = 1 000 000. The cycle is our own rather than ``ml.aspreconditioner()``, which
+    runs one V-cycle per column with Gauss–Seidel: at N = 1 000 000 that took 233 CPU-s for 55 LOBPCG iterations.
+    Here each level does :data:`AMG_SMOOTHING_SWEEPS` Jacobi sweeps before and after the coarse correction
+    (the same number, so the cycle is symmetric, as LOBPCG needs), on all the block's columns in one sparse
+    product, in single precision (a preconditioner needs no more), with the nodes renumbered aggregate by
+    aggregate (together, a sparse product with 8 columns went from 0.52 to 0.18 CPU-s at N = 1 000 000), and the
+    coarsest level is solved by a dense Cholesky factorisation.
+
+    pyamg draws random start vectors from NumPy's global generator; it is seeded for the build and restored
+    afterwards, so that the result depends on ``seed`` only.
+    """
+    from pyamg import smoothed_aggregation_solver
+
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        ml = smoothed_aggregation_solver(sp.csr_array(A), smooth=None, max_coarse=AMG_MAX_COARSE)
+    finally:
+        np.random.set_state(state)
+    # Number the nodes aggregate by aggregate (coarsest aggregates outermost): neighbours then sit close in
+    # memory, which halves the time of the sparse products on a kNN graph stored in random order.
+    levels = ml.levels
+    parents = [sp.csr_matrix(level.P).indices for level in levels[:-1]]  # unsmoothed P: one entry per row
+    orders = []
+    for lvl in range(len(levels)):
+        keys = [np.arange(levels[lvl].A.shape[0])]
+        for parent in parents[lvl:]:
+            keys.append(parent[keys[-1]])
+        orders.append(np.lexsort(keys))
+    dtype = np.float32
+    mats = [sp.csr_matrix(sp.csr_matrix(level.A)[order][:, order], dtype=dtype)
+            for level, order in zip(levels, orders)]
+    prolong = [sp.csr_matrix(sp.csr_matrix(levels[lvl].P)[orders[lvl]][:, orders[lvl + 1]], dtype=dtype)
+               for lvl in range(len(levels) - 1)]
+    restrict = [sp.csr_matrix(P.T) for P in prolong]
+    jacobi = [(AMG_JACOBI_WEIGHT / mat.diagonal())[:, None].astype(dtype) for mat in mats]
+    coarsest = sla.cho_factor(mats[-1].toarray().astype(np.float64))
+    sweeps = AMG_SMOOTHING_SWEEPS
+
+    def cycle(level, B):
+        if level == len(mats) - 1:
+            return sla.cho_solve(coarsest, B.astype(np.float64)).astype(dtype)
+        mat, dinv = mats[level], jacobi[level]
+        X = dinv * B  # first sweep from X = 0
+        for _ in range(sweeps - 1):
+            X += dinv * (B - mat @ X)
+        X += prolong[level] @ cycle(level + 1, restrict[level] @ (B - mat @ X))
+        for _ in range(sweeps):
+            X += dinv * (B - mat @ X)
+        return X
+
+    n = A.shape[0]
+
+    def apply(B):
+        B = np.asarray(B)
+        return cycle(0, B.reshape(n, -1).astype(dtype)).astype(np.float64).reshape(B.shape)
+
+    return spla.LinearOperator((n, n), matvec=apply, matmat=apply, dtype=np.float64), orders[0]
+
+
+def _amg(Lc, m, seed, tol, maxiter):
+    """LOBPCG on ``L``, preconditioned by an AMG V-cycle of ``L + δI``, the constant vector as a constraint.
+
+    ``tol`` has Lanczos' meaning: LOBPCG stops when every residual ``‖Lu − λu‖`` (unit ``u``) is below
+    ``tol · 2·d_max``, which is ARPACK's stopping test on ``σI − L`` with ``σ ≈ 2·d_max``. Returns
+    ``(values, vectors, converged)``.
+    """
+    n = Lc.shape[0]
+    deg = Lc.diagonal()
+    delta = AMG_SHIFT * max(float(deg.mean()), 1e-300)  # L + δI is positive definite: AMG needs that
+    M, order = _amg_block_vcycle(Lc + delta * sp.identity(n, format="csr"), seed)
+    Lp = sp.csr_matrix(Lc[order][:, order])  # the problem in the preconditioner's numbering
+    X0 = np.random.default_rng(seed).standard_normal((n, m))
+    Y = np.full((n, 1), 1.0 / np.sqrt(n))
+    abs_tol = tol * 2.0 * max(float(deg.max()), 1e-300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        vals, vecs_p = spla.lobpcg(Lp, X0, M=M, Y=Y, tol=abs_tol, maxiter=maxiter, largest=False)
+    residuals = np.linalg.norm(Lp @ vecs_p - vecs_p * vals, axis=0) / np.linalg.norm(vecs_p, axis=0)
+    vecs = np.empty_like(vecs_p)
+    vecs[order] = vecs_p
+    return vals, vecs, bool(np.all(residuals <= 2.0 * abs_tol))
+
+
 def _dense(Lc, m):
     n = Lc.shape[0]
     A = Lc.toarray() if sp.issparse(Lc) else np.array(Lc)
@@ -232,6 +385,12 @@ def component_bottom_eigenpairs(Lc, m, *, solver="auto", seed=0, tol=1e-8, maxit
         raise ValueError(f"unknown eigensolver {solver!r}; choose one of {', '.join(SOLVERS)}")
     if solver == "auto":
         solver, dim = _auto_solver(Lc, m)
+        if solver == "amg":
+            with _blas_threads():
+                vals, vecs, converged = _amg(Lc, m, seed, tol, maxiter or AMG_MAXITER)
+            if converged:
+                return _finish(vals, vecs)
+            solver = "lanczos"  # not converged within the budget: Lanczos, and its own fallbacks
         if solver == "lanczos":
             try:
                 with _blas_threads():
@@ -248,6 +407,11 @@ def component_bottom_eigenpairs(Lc, m, *, solver="auto", seed=0, tol=1e-8, maxit
             vals, vecs = _lanczos(Lc, m, seed, tol, maxiter)
         elif solver == "shift_invert":
             vals, vecs = _shift_invert(Lc, m, seed, tol)
+        elif solver == "amg":
+            vals, vecs, converged = _amg(Lc, m, seed, tol, maxiter or AMG_MAXITER)
+            if not converged:
+                warnings.warn(f"AMG-preconditioned LOBPCG did not reach tol={tol} on a component of {n} nodes",
+                              RuntimeWarning, stacklevel=2)
         else:
             vals, vecs = _lobpcg(Lc, m, seed, max(tol, 1e-6), maxiter or 500)
     return _finish(vals, vecs)
@@ -296,8 +460,8 @@ def _plan(G, k):
 def choose_solver(G, k):
     """The eigensolver ``solver="auto"`` uses for ``laplacian_eigenvectors(G, k)`` on the largest component.
 
-    Returns one of ``"dense"``, ``"lanczos"``, ``"shift_invert"`` (before any fallback), or ``"none"`` when the
-    ``k`` eigenvectors are all component indicators and no eigensolver runs.
+    Returns one of ``"dense"``, ``"lanczos"``, ``"shift_invert"``, ``"amg"`` (before any fallback), or ``"none"``
+    when the ``k`` eigenvectors are all component indicators and no eigensolver runs.
     """
     G, *_, by_label, work = _plan(G, k)
     if not work:
