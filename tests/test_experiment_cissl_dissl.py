@@ -72,7 +72,7 @@ def test_quick_run_writes_consistent_results(script, tmp_path):
         assert 0.0 <= r["linear"] <= 1.0 and 0.0 <= r["mlp"] <= 1.0
         assert r["linear"] > 0.3  # far above chance (0.1) even after a few steps
         assert r["n_test"] == 360
-        assert 1.0 <= r["rankme"] <= 128.0  # representation dimension d = 128
+        assert 10.0 < r["rankme"] <= 128.0  # not collapsed (quick run: 40–42), at most d = 128
         assert r["final_loss"] >= r["lower_bound"] - 1e-6  # CISSL ≥ log 2, NT-Xent > 0, DISSL ≥ −λ log C
         assert r["n_trainable_variables"] == r["n_unique_trainable_variables"]
     by_method = {r["method"]: r for r in records}
@@ -80,7 +80,7 @@ def test_quick_run_writes_consistent_results(script, tmp_path):
     assert by_method["DISSL"]["lower_bound"] == pytest.approx(-2.3 * math.log(script.N_CLASSES))
     dino = by_method["DINO-like"]
     assert dino["student_is_teacher"] and dino["student_equals_teacher"]  # one shared head
-    assert 1 <= dino["teacher_classes_used"] <= script.N_CLASSES
+    assert 2 <= dino["teacher_classes_used"] <= script.N_CLASSES  # the teacher has not collapsed onto one class
     # the shared head has fewer variables than DISSL's two heads (the student's are not duplicated)
     assert dino["n_trainable_variables"] < by_method["DISSL"]["n_trainable_variables"]
     for name, entry in saved["comparisons"].items():
