@@ -55,7 +55,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -71,12 +70,7 @@ KNN_METHODS = ("auto", "approximate", "exact")
 def make_features(n, dim=64, seed=0):
     """The ``features64`` point cloud of ``benchmarks/spectral_embedding.py`` (in ``dim`` dimensions)."""
     if dim == 64:
-        sys.path.insert(0, HERE)
-        try:
-            from spectral_embedding import make_data
-        finally:
-            sys.path.remove(HERE)
-        return make_data("features64", n, seed=seed)
+        return _spectral_benchmark().make_data("features64", n, seed=seed)
     rng = np.random.default_rng(seed)  # the same recipe, other dimension
     centers = 0.7 * rng.standard_normal((32, dim))
     return centers[rng.integers(32, size=n)] + rng.standard_normal((n, dim))
@@ -282,32 +276,25 @@ def child(args):
 # The parent: spawn the child, add the machine and the verdict, write the JSON.
 
 
+def _spectral_benchmark():
+    """``benchmarks/spectral_embedding.py`` as a module: its data generator and machine record are this one's."""
+    sys.path.insert(0, HERE)
+    try:
+        import spectral_embedding
+    finally:
+        sys.path.remove(HERE)
+    return spectral_embedding
+
+
 def machine_info():
-    cpu = "unknown"
+    """The spectral benchmark's machine record, plus pyamg's version (the AMG solver's dependency)."""
+    info = _spectral_benchmark().machine_info()
     try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    import scipy
-    import sklearn
+        import pyamg
 
-    import kspectral
-
-    info = {"cpu": cpu, "cores": os.cpu_count(),
-            "ram_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-            "python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__,
-            "scikit-learn": sklearn.__version__, "kspectral": getattr(kspectral, "__version__", "?")}
-    try:
-        import numba
-        import pynndescent
-
-        info.update({"pynndescent": pynndescent.__version__, "numba": numba.__version__})
+        info["pyamg"] = pyamg.__version__
     except ImportError:
-        info["pynndescent"] = None
+        info["pyamg"] = None
     return info
 
 
