@@ -155,3 +155,9 @@ def test_auto_falls_back_to_lanczos_when_amg_does_not_converge(monkeypatch):
     assert principal_angle_cosines(U, ref_U).min() > 0.999999
     with pytest.warns(RuntimeWarning, match="did not reach"):  # asked for explicitly: a warning
         laplacian_eigenvectors(G, 8, solver="amg")
+
+
+def test_explicit_amg_without_pyamg_names_the_fix(monkeypatch):
+    monkeypatch.setattr(eigen, "_pyamg_available", lambda: False)
+    with pytest.raises(ImportError, match=r"kspectral\[scale\]"):
+        laplacian_eigenvectors(_features64_graph(500, seed=7), 4, solver="amg")

@@ -344,6 +344,8 @@ def _amg(Lc, m, seed, tol, maxiter):
     ``tol · 2·d_max``, which is ARPACK's stopping test on ``σI − L`` with ``σ ≈ 2·d_max``. Returns
     ``(values, vectors, converged)``.
     """
+    if not _pyamg_available():
+        raise ImportError("solver='amg' needs pyamg: pip install 'kspectral[scale]' (or pick solver='auto')")
     n = Lc.shape[0]
     deg = Lc.diagonal()
     delta = AMG_SHIFT * max(float(deg.mean()), 1e-300)  # L + δI is positive definite: AMG needs that
