@@ -4,8 +4,9 @@ Three measurements in one process, at each image side (32 px and 96 px by defaul
 
 - ``pipeline[preset]``: source images per second out of
   ``kspectral.data.augmented_pairs(x, kspectral.data.augmenter(preset, image_size=side, seed=0), batch_size)`` for
-  every augmentation preset (``simclr``, ``cifar``, ``byol``, ``vicreg``, ``digits``, ``multicrop``: two large
-  views and ``--small-views`` small ones), over synthetic RGB images (uniform ``uint8`` converted to ``float32`` in
+  every augmentation preset (``simclr``, ``cifar``, ``byol``, ``vicreg``, solo-learn's ``solo_symmetric``,
+  ``solo_asymmetric`` and ``solo_vicreg``, ``digits``, ``multicrop``: two large views and ``--small-views`` small
+  ones), over synthetic RGB images (uniform ``uint8`` converted to ``float32`` in
   ``[0, 1]``, in memory). One image makes one pair (``multicrop``: one tuple of ``2 + V`` views). Measured with the
   pipeline's defaults (``deterministic=True``: batches augmented one after the other, so that a seed reproduces
   the views) and, with ``--parallel``, also with ``deterministic=False`` (batches augmented in parallel).
@@ -45,7 +46,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
-PRESETS = ("simclr", "cifar", "byol", "vicreg", "digits", "multicrop")
+PRESETS = ("simclr", "cifar", "byol", "vicreg", "solo_symmetric", "solo_asymmetric", "solo_vicreg", "digits",
+           "multicrop")
 FULL = {"sizes": (32, 96), "batch": 256, "steps": None, "rounds": 3, "images": 4096, "widths": "32-64-128",
         "projector": "512-512"}
 QUICK = {"sizes": (16,), "batch": 16, "steps": 2, "rounds": 1, "images": 64, "widths": "4-8", "projector": "16-16"}

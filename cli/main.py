@@ -302,7 +302,8 @@ def train(
     dataset: Optional[str] = typer.Option(None, help=_DATASET_HELP + ".", show_default="digits"),
     data_dir: Optional[str] = _data_dir_option(),
     image_size: Optional[int] = _image_size_option(),
-    augment: Optional[str] = typer.Option(None, help="Augmentation preset: simclr, cifar, byol, vicreg, digits, "
+    augment: Optional[str] = typer.Option(None, help="Augmentation preset: simclr, cifar, byol, vicreg, "
+                                          "solo_symmetric, solo_symmetric_weak, solo_asymmetric, solo_vicreg, digits, "
                                           "multicrop.", show_default="the dataset's"),
     augment_on: Optional[str] = typer.Option(None, "--augment-on", help="Augment on the data pipeline (data) or "
                                              "in the train step (device).", show_default="data"),
@@ -324,7 +325,8 @@ def train(
                                             show_default="1024-1024-1024"),
     encoder: Optional[str] = typer.Option(None, help="Encoder: mlp, conv, resnet18, resnet34, resnet50 or "
                                           "keras:NAME.", show_default="mlp"),
-    stem: Optional[str] = typer.Option(None, help="ResNet stem: auto, cifar or imagenet.", show_default="auto"),
+    stem: Optional[str] = typer.Option(None, help="ResNet stem: auto, cifar, cifar_pad2 (solo-learn's) or imagenet.",
+                                       show_default="auto"),
     optimizer: Optional[str] = typer.Option(None, help="adamw, lars, sgd or lamb.", show_default="adamw"),
     learning_rate: Optional[float] = typer.Option(None, "--learning-rate", help="Peak learning rate (> 0).",
                                                   show_default="0.002"),
@@ -340,8 +342,8 @@ def train(
         None, "--cpu-devices", help="Split the CPU into N logical devices (try --strategy mirrored without GPUs).",
         show_default="the whole CPU",
     ),
-    precision: Optional[str] = typer.Option(None, help="fp32, bf16 (mixed_bfloat16) or fp16 (mixed_float16).",
-                                            show_default="fp32"),
+    precision: Optional[str] = typer.Option(None, help="fp32, bf16 (mixed_bfloat16), fp16 (mixed_float16) or auto "
+                                            "(bf16 on GPUs that support it, fp32 on CPUs).", show_default="fp32"),
     jit: Optional[bool] = typer.Option(None, "--jit/--no-jit", help="XLA-compile the train step.",
                                        show_default="on for GPUs and TPUs, off on CPUs"),
     checkpoint_every: Optional[int] = typer.Option(
@@ -550,8 +552,12 @@ def plot(
 
 @app.command()
 def augment(
-    preset: str = typer.Argument(..., help="Augmentation preset: simclr, cifar, byol, vicreg, digits, multicrop."),
-    dataset: str = typer.Option("digits", help="Dataset whose test images to augment (as `kspectral train`)."),
+    preset: Optional[str] = typer.Argument(None, help="Augmentation preset (see `kspectral train --help`, --augment); "
+                                           "or give --recipe."),
+    recipe: Optional[str] = typer.Option(None, help="Draw a recipe's views instead of a preset's (its augment preset "
+                                         "and options; its dataset unless --dataset is given)."),
+    dataset: Optional[str] = typer.Option(None, help="Dataset whose test images to augment (as `kspectral train`).",
+                                          show_default="digits, or the recipe's"),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Folder of prepared TFDS data."),
     image_size: Optional[int] = typer.Option(None, "--image-size", help="Resize images to this side."),
     images: int = typer.Option(6, min=1, help="Rows: how many images."),
@@ -559,15 +565,30 @@ def augment(
     seed: int = typer.Option(0, min=0, help="Seed of the views."),
     out: Path = typer.Option(Path("augmentations.png"), help="PNG file to write."),
 ):
-    """Render a grid of augmented views of the same images, to look at a preset before training with it."""
+    """Render a grid of augmented views of the same images, to look at a preset or a recipe's views before training."""
+    if (preset is None) == (recipe is None):
+        raise typer.BadParameter("give a preset (e.g. `kspectral augment cifar`) or --recipe NAME, not both",
+                                 param_hint="PRESET / --recipe")
     _import_tensorflow()
-    from kspectral.data import load
+    from kspectral.data import load, recipe_augmenters
     from kspectral.plots import augmentation_grid
+    from kspectral.runs import load_recipe
 
+    if recipe is not None:
+        fields = load_recipe(recipe)
+        dataset = dataset or fields.get("dataset", "digits")
+        image_size = image_size if image_size is not None else fields.get("image_size")
+    dataset = dataset or "digits"
     data = load(dataset, data_dir=data_dir, image_size=image_size, seed=seed)
     source = data.x_test if data.x_test is not None and len(data.x_test) else data.x_train
-    path = augmentation_grid(source[:images], preset, views=views, seed=seed, out=out,
-                             title=f"{preset} on {dataset}")
+    if recipe is not None:
+        built = recipe_augmenters(recipe, image_size=source.shape[1:3], seed=seed)
+        distinct = [a for i, a in enumerate(built) if all(a is not b for b in built[:i])]  # a shared view once
+        path = augmentation_grid(source[:images], distinct, views=views, seed=seed, out=out,
+                                 title=f"recipe {Path(recipe).stem} on {dataset}")
+    else:
+        path = augmentation_grid(source[:images], preset, views=views, seed=seed, out=out,
+                                 title=f"{preset} on {dataset}")
     console.print(f"wrote {path}", highlight=False)
 
 

@@ -82,3 +82,33 @@ def recipe_summary(name_or_path):
             break
         lines.append(line[1:].strip())
     return "\n".join(lines)
+
+
+def load_recipe(name_or_path):
+    """The fields of a recipe (a TOML file, or a shipped recipe's name) as a dict.
+
+    A recipe's keys are :class:`kspectral.runs.RunConfig` fields, at top level or under ``[train]`` (not both).
+    Recipes are data:
+    they are parsed as TOML (``tomllib``), never evaluated, so a string that holds Python code stays a string; and
+    no field is an output path (only ``kspectral train --out`` chooses where a run writes).
+
+    Raises:
+        FileNotFoundError: no such file or shipped recipe (the message lists the shipped ones).
+        ValueError: the file is not UTF-8 TOML, or mixes top-level fields with a ``[train]`` table (the message
+            names the file).
+    """
+    import tomllib
+
+    path = find_recipe(name_or_path)
+    text = read_recipe_text(path)
+    try:
+        values = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"recipe {path} is not valid TOML ({exc}); fix that line") from None
+    if "train" not in values:
+        return values
+    others = sorted(k for k in values if k != "train")
+    if others:
+        raise ValueError(f"recipe {path} has keys outside its [train] table ({', '.join(others)}); move them under "
+                         "[train]")
+    return values["train"]

@@ -7,6 +7,8 @@ import tensorflow as tf
 
 from kspectral.data import (
     CheckChannels,
+    ColorJitter,
+    GaussianBlur,
     RandomApply,
     RandomResizedCrop,
     Solarize,
@@ -182,7 +184,7 @@ def test_layers_round_trip_through_keras_serialization(images):
     wrapped = RandomApply(jitter, rate=0.8, seed=2)
     copy = round_trip(wrapped)
     assert isinstance(copy, RandomApply) and copy.rate == 0.8 and copy.seed == 2
-    assert isinstance(copy.layer, keras.layers.RandomColorJitter)
+    assert isinstance(copy.layer, ColorJitter)
     assert copy.layer.get_config() == jitter.get_config()
     np.testing.assert_allclose(copy(images, training=True), wrapped(images, training=True), atol=1e-6)
     assert round_trip(Solarize(0.3, value_range=(0, 2))).get_config()["threshold"] == 0.3
@@ -245,15 +247,22 @@ def test_simclr_preset_layers_and_options():
     names = [layer.name for layer in aug.layers]
     assert names == ["channels", "crop", "flip", "jitter", "grayscale", "blur"]
     jitter = aug.get_layer("jitter")
-    assert jitter.rate == 0.8
-    assert jitter.layer.brightness_factor == pytest.approx(0.4)
-    assert jitter.layer.contrast_factor == pytest.approx(0.4)
-    assert jitter.layer.saturation_factor == pytest.approx((0.6 / 1.6, 1.4 / 2.4))
-    assert jitter.layer.hue_factor == pytest.approx((0.0, 0.2))
+    assert jitter.rate == 0.8 and isinstance(jitter.layer, ColorJitter) and jitter.layer.law == "torchvision"
+    # torchvision's ranges: brightness, contrast and saturation U(1 − 0.4, 1 + 0.4), hue U(−0.1, 0.1)
+    assert jitter.layer.brightness_range == pytest.approx((0.6, 1.4))
+    assert jitter.layer.contrast_range == pytest.approx((0.6, 1.4))
+    assert jitter.layer.saturation_range == pytest.approx((0.6, 1.4))
+    assert jitter.layer.hue_range == pytest.approx((-0.1, 0.1))
     assert aug.get_layer("grayscale").rate == 0.2
     blur = aug.get_layer("blur")
-    assert blur.rate == 0.5 and blur.layer.layer.kernel_size == (3, 3) and blur.layer.padding == 1
-    assert aug.get_layer("crop").scale == (0.08, 1.0)
+    # SimCLR's kernel of 10 % of the side (3 taps at 32 px), σ ~ U(0.1, 2) per image, reflected borders
+    assert blur.rate == 0.5 and isinstance(blur.layer, GaussianBlur)
+    assert (blur.layer.kernel_size, blur.layer.sigma, blur.layer.border) == (3, (0.1, 2.0), "reflect")
+    assert aug.get_layer("crop").scale == (0.08, 1.0) and aug.get_layer("crop").interpolation == "bicubic"
+    lightly = augmenter("simclr", image_size=32, blur_kernel="sigma").get_layer("blur").layer
+    assert (lightly.kernel_size, lightly.radius, lightly.border) == (None, 2, "edge")  # PIL's box of radius 1.56 at σ 2
+    v1 = augmenter("simclr", image_size=32, jitter_law="simclr_v1").get_layer("jitter").layer
+    assert v1.law == "simclr_v1" and v1.brightness_range == pytest.approx((-0.8, 0.8))  # additive shift
     cifar = [layer.name for layer in augmenter("cifar").layers]
     assert cifar == ["channels", "crop", "flip", "jitter", "grayscale"]  # no blur
     assert blur_kernel_size(224) == 23 and blur_kernel_size(96) == 9 and blur_kernel_size((40, 64)) == 5
@@ -367,11 +376,9 @@ def test_presets_run_inside_a_model_train_step(images, jit_compile):
 
 
 def test_blur_reflects_the_border_instead_of_darkening_it():
-    """Keras' blur pads with zeros; the presets reflect the border (torchvision's blur), so a flat image stays flat."""
-    import keras
-    import numpy as np
-
-    from kspectral.data import ReflectPadded, augmenter
+    """Keras' blur pads with zeros; the presets' blurs repeat or reflect the border (PIL's, torchvision's), so a
+    flat image stays flat."""
+    from kspectral.data import ReflectPadded
 
     flat = np.full((4, 32, 32, 3), 0.8, "float32")
     blur = keras.layers.RandomGaussianBlur(factor=(1.0, 1.0), kernel_size=5, sigma=(0.9, 1.0),
@@ -379,8 +386,9 @@ def test_blur_reflects_the_border_instead_of_darkening_it():
     assert float(np.min(np.asarray(blur(flat, training=True)))) < 0.7  # the zero padding Keras does
     padded = np.asarray(ReflectPadded(blur, padding=2)(flat, training=True))
     np.testing.assert_allclose(padded, 0.8, atol=1e-5)
-    view_a, _ = augmenter("byol", image_size=32, seed=0)  # view 1 blurs every image
-    out = np.asarray(view_a.get_layer("blur")(flat, training=True))
-    np.testing.assert_allclose(out, 0.8, atol=1e-5)
+    for name in ("byol", "vicreg"):  # view 1 blurs every image: a kernel of 10 % of the side, or PIL's σ-sized one
+        view_a, _ = augmenter(name, image_size=32, seed=0)
+        out = np.asarray(view_a.get_layer("blur")(flat, training=True))
+        np.testing.assert_allclose(out, 0.8, atol=1e-5)
     restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(ReflectPadded(blur, 2)))
     assert restored.padding == 2 and type(restored.layer).__name__ == "RandomGaussianBlur"

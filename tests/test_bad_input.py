@@ -242,6 +242,14 @@ def test_a_batch_larger_than_the_dataset_fails_before_the_run_directory(tmp_path
     (["--augment", "simclrr"], ["unknown augment 'simclrr'; choose one of: simclr"]),
     (["--set", "lerning_rate=0.1"], ["unknown config keys: lerning_rate (did you mean learning_rate?)"]),
     (["--recipe", "no_such_recipe"], ["no recipe file or shipped recipe named 'no_such_recipe'; shipped recipes:"]),
+    (["--set", "normalize=svhn"], ["unknown normalize 'svhn'; choose one of: cifar10, cifar100, stl10, imagenet"]),
+    (["--set", "augment_options.normalize=cifar10"], ["not augment_options.normalize", "test images are normalised"]),
+    (["--set", "projector_options.dropout=0.1"], ["unknown projector_options: dropout; allowed: batchnorm"]),
+    (["--set", "schedule_options.warmup_law=torch"], ["bad schedule_options: unknown warmup_law 'torch'"]),
+    (["--optimizer", "lars", "--set", "optimizer_options.rule=bolts"], ["bad optimizer_options for lars: unknown "
+                                                                       "LARS rule 'bolts'"]),
+    (["--set", "classifier_lr=-1.0"], ["classifier_lr must be a positive number, got -1.0"]),
+    (["--stem", "cifar_pad2"], ["stem='cifar_pad2' applies to the ResNet encoders only"]),
 ])
 def test_bad_training_options_exit_2_before_anything_is_written(tmp_path, capsys, args, fragments):
     one_line_error(capsys, ["train", *args, "--out", tmp_path / "r"], *fragments)

@@ -89,6 +89,30 @@ def test_augment_renders_a_grid(tmp_path, capsys):
     assert imread(out).ndim == 3
 
 
+def test_augment_draws_a_recipes_views(tmp_path, capsys):
+    from PIL import Image as PILImage
+
+    images = np.random.default_rng(0).integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
+    data = tmp_path / "rgb32.npz"
+    np.savez(data, x=images, y=np.arange(6) % 2)
+    out = tmp_path / "recipe.png"
+    code, stdout, _ = run_cli(["augment", "--recipe", "barlow_twins_resnet18_bs256-1000e_cifar10", "--dataset",
+                               str(data), "--images", "2", "--views", "4", "--out", str(out)], capsys)
+    assert code == 0 and "wrote" in stdout
+    description = PILImage.open(out).text["Description"]
+    # the recipe's two view distributions (solo-learn's asymmetric set), alternating over the columns
+    assert "distributions=D1 solo_asymmetric_view1,D2 solo_asymmetric_view2" in description
+    assert "sizes=32x32,32x32,32x32,32x32,32x32" in description
+    symmetric = tmp_path / "digits.png"
+    code, _, _ = run_cli(["augment", "--recipe", "vicreg_mlp_bs256-100e_digits", "--images", "2", "--views", "3",
+                          "--out", str(symmetric)], capsys)
+    assert code == 0  # one distribution for both views, drawn once per column
+    assert "distributions=digits_augmenter " in PILImage.open(symmetric).text["Description"]
+    code, _, err = run_cli(["augment", "cifar", "--recipe", "vicreg_mlp_bs256-100e_digits", "--out",
+                            str(tmp_path / "x.png")], capsys)
+    assert code == 2 and "not both" in err
+
+
 def test_set_overrides_any_field(tmp_path):
     from kspectral.runs import resolve_config
 

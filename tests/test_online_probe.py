@@ -179,14 +179,14 @@ def test_online_probe_ignores_unlabelled_rows(rng):
     y = np.array([0, 1, 2, -1, -1, 1, 0, -1, 2, 2])
     keep = y >= 0
     full, labelled = model(), model()
-    full._online_probe(None, tf.constant(h), tf.constant(y), train=True)
-    labelled._online_probe(None, tf.constant(h[keep]), tf.constant(y[keep]), train=True)
+    full._online_probe((None, None), [tf.constant(h), None], tf.constant(y), train=True)
+    labelled._online_probe((None, None), [tf.constant(h[keep]), None], tf.constant(y[keep]), train=True)
     np.testing.assert_allclose(full.online_probe.kernel.numpy(), labelled.online_probe.kernel.numpy(), atol=1e-7)
     assert float(np.max(np.abs(full.online_probe.kernel.numpy()))) > 0
     tracker = full._trackers[-1]
     assert tracker.name == "online_linear_train_top1" and float(tracker.count) == keep.sum()
     untouched = model()
-    untouched._online_probe(None, tf.constant(h), tf.constant(np.full(10, -1)), train=True)
+    untouched._online_probe((None, None), [tf.constant(h), None], tf.constant(np.full(10, -1)), train=True)
     assert float(np.max(np.abs(untouched.online_probe.kernel.numpy()))) == 0.0
 
 

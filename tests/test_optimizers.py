@@ -186,3 +186,92 @@ def test_lars_with_warmup_cosine_fits_a_small_resnet():
     history = model.fit(x, y, batch_size=16, epochs=20, verbose=0).history["loss"]
     assert np.all(np.isfinite(history))
     assert history[-1] < 0.1 * history[0]  # random labels: memorised
+
+
+# ---------------------------------------------------------------- solo-learn's LARS and schedule
+
+
+def _solo_lars_reference(w, g, m, *, lr, momentum, wd, eta, eps, clip, adapted):
+    """solo-learn's LARS step (solo/utils/lars.py) for one parameter, in numpy; ``m`` is None before the first step."""
+    if adapted:
+        w_norm, g_norm = np.linalg.norm(w), np.linalg.norm(g)
+        if w_norm != 0 and g_norm != 0:
+            ratio = eta * w_norm / (g_norm + w_norm * wd + eps)
+            if clip:
+                ratio = min(ratio / lr, 1.0)
+            g = ratio * (g + wd * w)
+    m = g.copy() if m is None else momentum * m + g
+    return w - lr * m, m
+
+
+def test_solo_learn_lars_matches_hand_computed_step():
+    W = keras.Variable(np.array([[3.0, 0.0], [0.0, 4.0]]), dtype="float64", name="kernel")
+    b = keras.Variable(np.array([1.0, -1.0]), dtype="float64", name="bias")
+    gW, gb = np.array([[0.0, 0.0], [0.0, 2.0]]), np.array([0.5, 0.5])
+    # ‖W‖ = 5, ‖g‖ = 2, λ = 0.1: q = 0.02·5 / (2 + 0.5 + 1e-8) = 0.04; clipped: min(0.04 / 0.1, 1) = 0.4;
+    # g ← 0.4·(g + 0.1 W) = [[0.12, 0], [0, 0.96]]; W ← W − 0.1·g = [[2.988, 0], [0, 3.904]]: a step of q·(g + λW),
+    # whatever the learning rate. The bias (1-D) takes the plain step b − 0.1·g, without decay.
+    opt = LARS(0.1, momentum=0.9, weight_decay=0.1, trust_coefficient=0.02, rule="solo_learn", clip_lr=True)
+    opt.apply([gW, gb], [W, b])
+    np.testing.assert_allclose(W.numpy(), [[2.988, 0.0], [0.0, 3.904]], atol=1e-8)
+    np.testing.assert_allclose(b.numpy(), [0.95, -1.05], atol=1e-8)
+    # Without the clip the ratio multiplies the learning rate: W ← W − 0.1·0.04·(g + 0.1 W).
+    W2 = keras.Variable(np.array([[3.0, 0.0], [0.0, 4.0]]), dtype="float64", name="kernel")
+    LARS(0.1, momentum=0.9, weight_decay=0.1, trust_coefficient=0.02, rule="solo_learn").apply([gW], [W2])
+    np.testing.assert_allclose(W2.numpy(), [[2.9988, 0.0], [0.0, 3.9904]], atol=1e-8)
+    # The official rule's ratio is η‖W‖/‖g + λW‖ = 0.02·5/‖[[0.3, 0], [0, 2.4]]‖ (not ‖g‖ + λ‖W‖).
+    W3 = keras.Variable(np.array([[3.0, 0.0], [0.0, 4.0]]), dtype="float64", name="kernel")
+    LARS(0.1, momentum=0.9, weight_decay=0.1, trust_coefficient=0.02).apply([gW], [W3])
+    q = 0.02 * 5 / math.hypot(0.3, 2.4)
+    np.testing.assert_allclose(W3.numpy(), np.array([[3.0, 0.0], [0.0, 4.0]]) - 0.1 * q * np.array([[0.3, 0], [0, 2.4]]),
+                               atol=1e-8)
+
+
+@pytest.mark.parametrize("clip", [True, False])
+def test_solo_learn_lars_matches_the_reference_over_a_schedule(clip):
+    rng = np.random.default_rng(3)
+    schedule = WarmupCosine(0.3, total_steps=12, warmup_steps=4, warmup_start=3e-5, warmup_law="pl_bolts")
+    opt = LARS(schedule, momentum=0.9, weight_decay=1e-4, trust_coefficient=0.02, rule="solo_learn", clip_lr=clip)
+    values = [rng.normal(size=(4, 3)), rng.normal(size=(3,)), np.zeros((2, 2))]
+    variables = [keras.Variable(v, dtype="float64") for v in values]
+    state = [(v.copy(), None) for v in values]
+    for step in range(12):
+        grads = [rng.normal(size=v.shape) for v in values]
+        lr = float(schedule(step))
+        state = [_solo_lars_reference(w, g, m, lr=lr, momentum=0.9, wd=1e-4, eta=0.02, eps=1e-8, clip=clip,
+                                      adapted=w.ndim > 1) for (w, m), g in zip(state, grads)]
+        opt.apply(grads, variables)
+    for variable, (w, _) in zip(variables, state):
+        np.testing.assert_allclose(variable.numpy(), w, rtol=1e-5, atol=1e-8)  # the rate is held in float32
+
+
+def test_lars_rule_options_round_trip_and_errors():
+    opt = LARS(0.1, rule="solo_learn", clip_lr=True, trust_coefficient=0.02)
+    config = opt.get_config()
+    assert (config["rule"], config["clip_lr"], config["epsilon"]) == ("solo_learn", True, 1e-8)
+    assert LARS.from_config(config).get_config() == config
+    assert LARS(0.1).get_config()["rule"] == "official" and LARS(0.1).epsilon == 0.0
+    with pytest.raises(ValueError, match="unknown LARS rule"):
+        LARS(0.1, rule="bolts")
+    with pytest.raises(TypeError, match="clip_lr"):
+        LARS(0.1, clip_lr="yes")
+    built = build_optimizer("lars", 0.3, weight_decay=1e-4, rule="solo_learn", clip_lr=True)
+    assert (built.rule, built.clip_lr) == ("solo_learn", True)
+
+
+def test_warmup_cosine_start_and_pl_bolts_law():
+    # pl_bolts' LinearWarmupCosineAnnealingLR (solo-learn): lr(t) = 3e-5 + t·(0.3 − 3e-5)/(W − 1) for t < W = 10,
+    # the peak at t = 9 and 10, then 0.3·½(1 + cos(π (t − 10)/90)).
+    schedule = WarmupCosine(0.3, total_steps=100, warmup_steps=10, warmup_start=3e-5, warmup_law="pl_bolts")
+    expected = {0: 3e-5, 1: 3e-5 + 0.29997 / 9, 5: 3e-5 + 5 * 0.29997 / 9, 9: 0.3, 10: 0.3,
+                55: 0.3 * 0.5 * (1 + math.cos(math.pi * 45 / 90)), 100: 0.0, 150: 0.0}
+    for t, value in expected.items():
+        assert float(schedule(t)) == pytest.approx(value, rel=1e-5, abs=1e-9), t
+    # the Keras law from a start rate: lr(t) = 3e-5 + t·(0.3 − 3e-5)/10
+    keras_law = WarmupCosine(0.3, total_steps=100, warmup_steps=10, warmup_start=3e-5)
+    assert float(keras_law(5)) == pytest.approx(3e-5 + 0.5 * 0.29997, rel=1e-6)
+    assert float(keras_law(10)) == pytest.approx(0.3, rel=1e-6)
+    restored = WarmupCosine.from_config(schedule.get_config())
+    assert [float(restored(t)) for t in (0, 5, 42)] == [float(schedule(t)) for t in (0, 5, 42)]
+    with pytest.raises(ValueError, match="warmup_law"):
+        WarmupCosine(0.3, 100, 10, warmup_law="torch")

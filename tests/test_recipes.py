@@ -19,11 +19,16 @@ SOLO_LEARN_TOP1 = {
     "cifar10": {"vicreg": "92.07", "simclr": "90.74", "barlow_twins": "92.10"},
     "cifar100": {"vicreg": "68.54", "simclr": "65.78", "barlow_twins": "70.90"},
 }
-#: solo-learn scripts/pretrain/cifar/<method>.yaml: LARS base learning rate (per 256 images) and projector
+#: solo-learn 9187ea3 scripts/pretrain/cifar/<method>.yaml (docs/protocols.md §2): LARS base learning rate (per 256
+#: images), projector, its options, loss settings and view set. VICReg's variance weight is 50: solo-learn sums the
+#: two views' hinges at weight 25 (solo/losses/vicreg.py), kspectral averages them.
 SOLO_LEARN_CIFAR = {
-    "vicreg": (0.3, "2048-2048-2048", {"invariance_weight": 25.0, "variance_weight": 25.0, "covariance_weight": 1.0}),
-    "simclr": (0.4, "2048-256", {"temperature": 0.2}),
-    "barlow_twins": (0.3, "2048-2048-2048", {"redundancy_weight": 0.0051}),
+    "vicreg": (0.3, "2048-2048-2048", {"last_bias": True, "layer_defaults": "pytorch"},
+               {"invariance_weight": 25.0, "variance_weight": 50.0, "covariance_weight": 1.0}, "solo_vicreg"),
+    "simclr": (0.4, "2048-256", {"batchnorm": False, "last_bias": True, "layer_defaults": "pytorch"},
+               {"temperature": 0.2, "joint_views": False}, "solo_symmetric"),
+    "barlow_twins": (0.3, "2048-2048-2048", {"last_bias": True, "layer_defaults": "pytorch"},
+                     {"redundancy_weight": 0.0051, "scale_loss": 0.1}, "solo_asymmetric"),
 }
 #: Lightly benchmarks.rst, Imagenette, ResNet-18, 800 epochs, batch 256, kNN top-1 (anchors.md §1.4)
 LIGHTLY_IMAGENETTE_KNN = {"simclr": "0.889", "barlow_twins": "0.852", "vicreg": "0.845"}
@@ -68,13 +73,17 @@ def test_recipe_comment_names_its_target(name):
                                   and parse_recipe_name(n)["method"] in CORE_METHODS])
 def test_cifar_recipes_follow_solo_learn(name):
     config = runs.resolve_config(name)
-    learning_rate, projector, options = SOLO_LEARN_CIFAR[config.method]
-    assert (config.encoder, config.stem, config.batch_size, config.epochs) == ("resnet18", "cifar", 256, 1000)
-    assert (config.optimizer, config.lr_scaling, config.warmup_epochs) == ("lars", "linear", 10)
+    learning_rate, projector, projector_options, options, views = SOLO_LEARN_CIFAR[config.method]
+    assert (config.encoder, config.stem, config.batch_size, config.epochs) == ("resnet18", "cifar_pad2", 256, 1000)
+    assert (config.optimizer, config.lr_scaling, config.warmup_epochs, config.momentum) == ("lars", "linear", 10, 0.9)
+    assert config.optimizer_options == {"trust_coefficient": 0.02, "rule": "solo_learn", "clip_lr": True}
+    assert config.schedule_options == {"warmup_start": 3e-5, "warmup_law": "pl_bolts"}
     assert math.isclose(config.learning_rate, learning_rate) and math.isclose(config.weight_decay, 1e-4)
-    assert config.projector == projector
+    assert (config.projector, config.projector_options) == (projector, projector_options)
     assert {k: config.method_options[k] for k in options} == options
-    assert config.augment == "cifar"  # anchors.md §3.5: crop 0.08-1, jitter strength 0.5, no blur at 32 px
+    assert (config.augment, config.normalize, config.augment_options) == (views, config.dataset, {})
+    assert (config.classifier_lr, config.online_probe, config.precision) == (0.1, True, "auto")
+    assert "9187ea3" in recipe_summary(name) and "docs/protocols.md" in recipe_summary(name)
 
 
 def test_imagenette_recipes_follow_lightly():
@@ -82,6 +91,9 @@ def test_imagenette_recipes_follow_lightly():
         config = runs.resolve_config(f"{method}_resnet18_bs256-800e_imagenette")
         assert (config.image_size, config.stem, config.augment, config.knn_preset) == (128, "imagenet", "simclr",
                                                                                        "instdisc")
+        # Lightly's SimCLRTransform: bilinear crops, PIL's σ-sized blur, ImageNet normalisation
+        assert config.augment_options == {"blur_kernel": "sigma", "interpolation": "bilinear"}
+        assert config.normalize == "imagenet"
         expected = ("lars", 0.3, 1e-4, 40) if method == "vicreg" else ("sgd", 0.06, 5e-4, 0)
         assert (config.optimizer, config.learning_rate, config.weight_decay, config.warmup_epochs) == expected
         assert config.lr_scaling == "linear"
@@ -100,7 +112,8 @@ def test_parse_recipe_name_rejects_other_names():
 #: ResNet-18 recipes train a small convnet instead: a ResNet-18 recipe costs about 20-25 s here (2 CPU cores; 11 M
 #: parameters to build, trace, save and encode), 20 of them would take most of CI's 8 minutes.
 KEEP_RESNET = ("vicreg_resnet18_bs256-1000e_cifar10", "vicreg_resnet18_bs256-800e_imagenette")
-SMOKE = {"epochs": 1, "steps_per_epoch": 2, "batch_size": 8, "warmup_epochs": 0, "baseline_samples": 64}
+#: as a user smoke-tests a recipe: one epoch, which is shorter than the recipes' warm-up (it is clipped to the run)
+SMOKE = {"epochs": 1, "steps_per_epoch": 2, "batch_size": 8, "baseline_samples": 64}
 
 
 def smoke_overrides(name):

@@ -2,18 +2,33 @@
 
 from kspectral.data.augment import (
     AUGMENTERS,
+    MULTICROP_BASES,
+    SOLO_VIEWS,
+    ViewSpec,
     augmenter,
     blur_kernel_size,
+    build_view,
     byol_augmenters,
     cifar_augmenter,
     color_jitter,
     digits_augmenter,
     multicrop,
     simclr_augmenter,
+    solo_augmenters,
     vicreg_augmenters,
 )
-from kspectral.data.augmentations import CheckChannels, RandomApply, RandomResizedCrop, ReflectPadded, Solarize
+from kspectral.data.augmentations import (
+    NORMALIZATION,
+    CheckChannels,
+    Normalize,
+    RandomApply,
+    RandomResizedCrop,
+    ReflectPadded,
+    Solarize,
+)
 from kspectral.data.arrays import as_dataset, from_arrays
+from kspectral.data.blur import GaussianBlur
+from kspectral.data.color import ColorJitter, Grayscale
 from kspectral.data.datasets import (
     CACHE_BUDGET,
     DATASETS,
@@ -25,24 +40,34 @@ from kspectral.data.datasets import (
     load,
 )
 from kspectral.data.pairs import augmented_pairs, graph_pairs, image_batches
+from kspectral.data.recipes import recipe_augmenters
 
 __all__ = [
     "image_batches",
     "AUGMENTERS",
     "CACHE_BUDGET",
     "CheckChannels",
+    "ColorJitter",
     "DATASETS",
+    "GaussianBlur",
+    "Grayscale",
     "ImageDataset",
     "MEMORY_BUDGET",
+    "MULTICROP_BASES",
+    "NORMALIZATION",
+    "Normalize",
     "RandomApply",
     "RandomResizedCrop",
     "ReflectPadded",
+    "SOLO_VIEWS",
     "Solarize",
+    "ViewSpec",
     "augmented_pairs",
     "augmenter",
     "augmenter_for",
     "as_dataset",
     "blur_kernel_size",
+    "build_view",
     "byol_augmenters",
     "check_dataset_name",
     "cifar_augmenter",
@@ -53,6 +78,8 @@ __all__ = [
     "graph_pairs",
     "load",
     "multicrop",
+    "recipe_augmenters",
     "simclr_augmenter",
+    "solo_augmenters",
     "vicreg_augmenters",
 ]

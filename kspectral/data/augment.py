@@ -1,9 +1,12 @@
-"""Augmentation presets: the view distributions of the SSL literature, built from Keras preprocessing layers.
+"""Augmentation presets: the view distributions of the SSL literature, built from Keras layers.
 
 An augmenter is a ``keras.Sequential`` of random layers, called as ``augmenter(images, training=True)``: each call
 draws new transformations, one per image. The same augmenter runs inside ``tf.data``
 (:func:`kspectral.data.augmented_pairs`) or inside a model's train step on the accelerator. Presets are
-serializable Keras models; the layers Keras lacks are in :mod:`kspectral.data.augmentations`.
+serializable Keras models; their layers are in :mod:`kspectral.data.augmentations`, :mod:`kspectral.data.color`
+and :mod:`kspectral.data.blur`, and follow torchvision's and PIL's laws (``spec/protocols.md`` §1): colour jitter
+with multiplicative brightness, contrast blended with the grayscale mean, the four adjustments in a random order
+per image; a Gaussian blur with one isotropic σ per image; bicubic resizing of the crops.
 
 Inputs are float images in ``[0, 1]``, channels last, ``(B, H, W, C)``. The colour transformations (jitter,
 grayscale) need RGB images: the presets take ``channels=1`` for grayscale images, which drops them (crop, flip, blur
@@ -17,36 +20,50 @@ Presets (:func:`augmenter` by name):
 - ``cifar``: the SimCLR CIFAR-10 protocol (Chen et al. 2020, Appendix B.9): as ``simclr`` with ``s = 0.5`` and no
   blur.
 - ``byol``: Grill et al. 2020 (arXiv:2006.07733), Appendix B, Table 6: two view distributions, colour jitter
-  (0.4, 0.4, 0.2, 0.1) with ``p = 0.8``, grayscale ``p = 0.2``, blur ``p = 1.0`` / ``0.1``, solarization
-  ``p = 0`` / ``0.2``; returns a pair of augmenters, one per view.
-- ``vicreg``: Bardes, Ponce & LeCun 2022 (arXiv:2105.04906), Appendix C.1: the BYOL views.
+  (0.4, 0.4, 0.2, 0.1) with ``p = 0.8``, grayscale ``p = 0.2``, blur (kernel 10 % of the side) ``p = 1.0`` /
+  ``0.1``, solarization ``p = 0`` / ``0.2``; returns a pair of augmenters, one per view.
+- ``vicreg``: Bardes, Ponce & LeCun 2022 (arXiv:2105.04906), Appendix C.1: the BYOL views, blurred as the official
+  code does (PIL, the kernel sized from σ).
+- ``solo_symmetric``, ``solo_symmetric_weak``, ``solo_asymmetric``, ``solo_vicreg``: solo-learn's CIFAR views
+  (``scripts/pretrain/cifar/augmentations/*.yaml`` and ``vicreg.yaml``, ``spec/protocols.md`` §3), with PIL's
+  σ-sized blur; ``solo_asymmetric`` returns a pair.
 - ``digits``: small shifts, zooms, rotations and noise for 8×8 digits.
 - ``multicrop``: two large views of a base preset and ``n_small`` small ones (Caron et al. 2020, SwAV,
   arXiv:2006.09882, §3.2); returns a list of augmenters.
+
+Every image preset also takes ``jitter_law`` (``"torchvision"``, the default, or ``"simclr_v1"``: SimCLR v1's
+TensorFlow jitter with additive brightness, :class:`~kspectral.data.color.ColorJitter`), ``interpolation``
+(``"bicubic"``, the default of every source above, or ``"bilinear"``) and ``normalize`` (``None``, a dataset name of
+:data:`~kspectral.data.augmentations.NORMALIZATION` or ``(mean, std)``: a :class:`~kspectral.data.Normalize` layer
+after the rest, as solo-learn's pipelines end; the images a model is evaluated on must then be normalised the same
+way — ``kspectral train``'s ``normalize`` setting puts the layer in the encoder instead, so every image is).
 """
 
 from __future__ import annotations
 
+import functools
 import numbers
+from dataclasses import dataclass, replace
 
 import keras
 
 from kspectral._validation import check_image_size, check_number, check_positive_int
-from kspectral.data.augmentations import CheckChannels, RandomApply, RandomResizedCrop, ReflectPadded, Solarize
+from kspectral.data.augmentations import (
+    CheckChannels,
+    Normalize,
+    RandomApply,
+    RandomResizedCrop,
+    Solarize,
+    normalization_stats,
+)
+from kspectral.data.blur import GaussianBlur
+from kspectral.data.color import JITTER_LAWS, ColorJitter, Grayscale
 
 VALUE_RANGE = (0.0, 1.0)
 BLUR_SIGMA = (0.1, 2.0)
-
-
-def _keras_layer(name, version, preset):
-    """``keras.layers.<name>``, or an error naming the Keras release that added it."""
-    layer = getattr(keras.layers, name, None)
-    if layer is None:
-        raise ImportError(
-            f"the {preset!r} augmentation needs keras.layers.{name}, added in Keras {version}, but Keras "
-            f"{keras.__version__} is installed; upgrade with: pip install 'keras>={version}'"
-        )
-    return layer
+#: how a view's blur kernel is sized: ``"sigma"`` (PIL's ``GaussianBlur(radius=σ)``: from σ) or ``"side"``
+#: (torchvision's ``GaussianBlur(kernel_size)`` with 10 % of the image side, as SimCLR and BYOL)
+BLUR_KERNELS = ("sigma", "side")
 
 
 class _Seeds:
@@ -65,11 +82,6 @@ class _Seeds:
         return self.seed + self.count - 1
 
 
-def _image_size(image_size, preset):
-    """``(height, width)`` from an int, a pair or ``None``."""
-    return check_image_size(image_size)
-
-
 def _channels(channels):
     channels = check_positive_int(channels, "channels")
     if channels not in (1, 3):
@@ -86,82 +98,108 @@ def blur_kernel_size(image_size):
         >>> blur_kernel_size(224), blur_kernel_size(96), blur_kernel_size(32)
         (23, 9, 3)
     """
-    side = min(_image_size(image_size, "blur"))
+    side = min(check_image_size(image_size))
     kernel = int(0.1 * side)
     return max(3, kernel if kernel % 2 == 1 else kernel + 1)
 
 
-def color_jitter(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1, seed=None):
-    """A ``keras.layers.RandomColorJitter`` for images in ``[0, 1]`` from the factors used in SSL papers.
+def color_jitter(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1, seed=None, law="torchvision"):
+    """A :class:`~kspectral.data.color.ColorJitter` from the factors SSL papers state.
 
-    The factors are those of ``torchvision.transforms.ColorJitter`` as the SSL papers state them: contrast factor
-    ``c ~ U(1 − contrast, 1 + contrast)``; saturation factor ``~ U(max(0, 1 − saturation), 1 + saturation)``; hue
-    shift ``~ U(−hue, hue)`` of a full turn. Brightness is Keras' additive shift ``~ U(−brightness, brightness)``
-    (SimCLR's original ``tf.image.random_brightness``), not torchvision's multiplication. Keras applies the four
-    adjustments in a fixed order (brightness, contrast, saturation, hue). Needs Keras ≥ 3.8.
+    ``law="torchvision"`` (default): ``torchvision.transforms.ColorJitter(brightness, contrast, saturation, hue)``
+    applied per image: brightness ``β ~ U(max(0, 1 − b), 1 + b)`` multiplies, contrast ``γ ~ U(max(0, 1 − c),
+    1 + c)`` blends with the grayscale mean, saturation ``σ ~ U(max(0, 1 − s), 1 + s)`` blends with the grayscale,
+    hue shifts by ``U(−h, h)`` of a turn, in a random order per image. ``law="simclr_v1"``: SimCLR v1's TensorFlow
+    jitter (additive brightness ``U(−b, b)``, per-channel contrast, HSV saturation scaling).
 
     Args:
-        brightness: largest additive brightness shift, in ``[0, 1]``.
-        contrast: contrast spread, in ``[0, 1]``.
-        saturation: saturation spread, ``≥ 0``.
-        hue: largest hue shift as a fraction of a turn, in ``[0, 0.5]``.
+        brightness, contrast, saturation: spreads ``≥ 0``.
+        hue: spread in ``[0, 0.5]`` of a turn.
         seed: seed of the random draws.
+        law: ``"torchvision"`` or ``"simclr_v1"``.
 
     Example:
         >>> jitter = color_jitter(0.4, 0.4, 0.4, 0.1, seed=0)   # SimCLR's jitter at strength 0.5
     """
-    layer = _keras_layer("RandomColorJitter", "3.8", "color_jitter")
-    brightness = check_number(brightness, "brightness", minimum=0.0, maximum=1.0)
-    contrast = check_number(contrast, "contrast", minimum=0.0, maximum=1.0)
-    saturation = check_number(saturation, "saturation", minimum=0.0)
-    hue = check_number(hue, "hue", minimum=0.0, maximum=0.5)
-    # Keras' RandomSaturation multiplies the HSV saturation by f / (1 − f) with f uniform on its factor range.
-    low, high = max(0.0, 1.0 - saturation), 1.0 + saturation
-    return layer(
-        value_range=VALUE_RANGE,
-        brightness_factor=brightness or None,
-        contrast_factor=contrast or None,
-        saturation_factor=(low / (1.0 + low), high / (1.0 + high)) if saturation else None,
-        # Keras' RandomHue shifts by ±U(factor)/2 with a random sign.
-        hue_factor=(0.0, 2.0 * hue) if hue else None,
-        seed=seed,
-    )
+    return ColorJitter(brightness, contrast, saturation, hue, law=law, seed=seed)
 
 
-def _view(preset, *, image_size, scale, jitter, jitter_p, gray_p, blur_p, solarize_p, channels, seeds, name,
-          kernel_size=None):
-    """One view distribution: crop, flip, colour jitter, grayscale, blur and solarization, as a Sequential."""
-    size = _image_size(image_size, preset)
+@dataclass(frozen=True)
+class ViewSpec:
+    """One view distribution of the SSL pipelines: crop, flip, colour jitter, grayscale, blur, solarization.
+
+    Attributes:
+        scale: area range of the random resized crop.
+        jitter: ``(brightness, contrast, saturation, hue)`` spreads of the colour jitter.
+        jitter_p, gray_p, blur_p, solarize_p: probabilities of the jitter, grayscale, blur and solarization.
+        blur_kernel: ``"sigma"`` (PIL's, sized from σ) or ``"side"`` (10 % of the image side).
+    """
+
+    scale: tuple = (0.08, 1.0)
+    jitter: tuple = (0.4, 0.4, 0.4, 0.1)
+    jitter_p: float = 0.8
+    gray_p: float = 0.2
+    blur_p: float = 0.0
+    blur_kernel: str = "sigma"
+    solarize_p: float = 0.0
+
+
+def build_view(spec, preset, *, image_size=None, channels=3, seed=None, name=None, jitter_law="torchvision",
+               interpolation="bicubic", normalize=None, seeds=None):
+    """The ``keras.Sequential`` augmenter of one :class:`ViewSpec`.
+
+    Layers, in order: the channel check, the random resized crop (``interpolation``), the horizontal flip
+    (``p = 0.5``), the colour jitter (RGB only), grayscale (RGB only), the Gaussian blur, solarization (threshold
+    ½), and ``normalize`` when given. Flip commutes with the pixel-wise steps and the isotropic blur, so its place
+    does not change the law (solo-learn flips last).
+
+    Args:
+        spec: the :class:`ViewSpec`.
+        preset: the preset's name, for error messages.
+        image_size: output side or ``(height, width)`` (``None``: the input size; a ``"side"`` blur needs it).
+        channels: 3 (RGB) or 1 (grayscale: jitter and grayscale dropped).
+        seed: seed of the view's layers (each layer gets its own, ``seed, seed + 1, …``).
+        name: the Sequential's name.
+        jitter_law, interpolation, normalize: as the module's docstring says.
+        seeds: a shared seed counter (instead of ``seed``), so that the views of one preset get distinct seeds.
+    """
+    size = check_image_size(image_size)
     channels = _channels(channels)
-    if blur_p > 0 and size is None and kernel_size is None:
+    if jitter_law not in JITTER_LAWS:
+        raise ValueError(f"unknown jitter_law {jitter_law!r}; choose one of: {', '.join(JITTER_LAWS)}")
+    if spec.blur_kernel not in BLUR_KERNELS:
+        raise ValueError(f"unknown blur kernel {spec.blur_kernel!r}; choose one of: {', '.join(BLUR_KERNELS)}")
+    if spec.blur_p > 0 and spec.blur_kernel == "side" and size is None:
         raise ValueError(
             f"the {preset!r} augmentation blurs with a kernel of 10 % of the image side: pass image_size=... "
             "(or blur=False where the preset takes it)"
         )
+    seeds = seeds if seeds is not None else _Seeds(seed)
     height, width = size if size is not None else (None, None)
     layers = [
         keras.Input(shape=(None, None, channels)),
         CheckChannels(channels, name="channels"),
-        RandomResizedCrop(height, width, scale=scale, seed=seeds(), name="crop"),
+        RandomResizedCrop(height, width, scale=spec.scale, seed=seeds(), interpolation=interpolation,
+                          value_range=VALUE_RANGE, name="crop"),
         keras.layers.RandomFlip("horizontal", seed=seeds(), name="flip"),
     ]
     if channels == 3:
-        if jitter_p > 0:
-            layers.append(RandomApply(color_jitter(*jitter, seed=seeds()), rate=jitter_p, seed=seeds(), name="jitter"))
-        if gray_p > 0:
-            # RandomApply draws the choice: Keras' RandomGrayscale leaves its seed out of get_config.
-            gray = _keras_layer("RandomGrayscale", "3.8", preset)
-            layers.append(RandomApply(gray(factor=1.0), rate=gray_p, seed=seeds(), name="grayscale"))
-    if blur_p > 0:
-        blur = _keras_layer("RandomGaussianBlur", "3.9", preset)
-        kernel = kernel_size if kernel_size is not None else blur_kernel_size(size)
-        # reflect the border as torchvision's blur does (Keras' blur pads with zeros and darkens a frame)
-        gaussian = blur(factor=(1.0, 1.0), kernel_size=kernel, sigma=BLUR_SIGMA, value_range=VALUE_RANGE, seed=seeds())
-        layers.append(RandomApply(ReflectPadded(gaussian, padding=kernel // 2), rate=blur_p, seed=seeds(), name="blur"))
-    if solarize_p > 0:
-        layers.append(RandomApply(Solarize(0.5, value_range=VALUE_RANGE), rate=solarize_p, seed=seeds(),
+        if spec.jitter_p > 0 and any(spec.jitter):
+            jitter = color_jitter(*spec.jitter, seed=seeds(), law=jitter_law)
+            layers.append(RandomApply(jitter, rate=spec.jitter_p, seed=seeds(), name="jitter"))
+        if spec.gray_p > 0:
+            layers.append(RandomApply(Grayscale(), rate=spec.gray_p, seed=seeds(), name="grayscale"))
+    if spec.blur_p > 0:
+        kernel = blur_kernel_size(size) if spec.blur_kernel == "side" else None
+        blur = GaussianBlur(BLUR_SIGMA, kernel_size=kernel, seed=seeds())
+        layers.append(RandomApply(blur, rate=spec.blur_p, seed=seeds(), name="blur"))
+    if spec.solarize_p > 0:
+        layers.append(RandomApply(Solarize(0.5, value_range=VALUE_RANGE), rate=spec.solarize_p, seed=seeds(),
                                   name="solarize"))
-    return keras.Sequential(layers, name=name)
+    if normalize is not None:
+        mean, std = normalization_stats(normalize, channels)
+        layers.append(Normalize(mean, std, name="normalize"))
+    return keras.Sequential(layers, name=name or f"{preset}_augmenter")
 
 
 def _jitter(strength):
@@ -169,13 +207,22 @@ def _jitter(strength):
     return (0.8 * strength, 0.8 * strength, 0.8 * strength, 0.2 * strength)
 
 
-def simclr_augmenter(image_size=None, *, strength=1.0, scale=(0.08, 1.0), blur=True, channels=3, seed=None):
+def _views(preset, specs, image_size, channels, seed, common):
+    """The augmenters of a preset's :class:`ViewSpec` s (one Sequential per spec, distinct seeds)."""
+    seeds = _Seeds(seed)
+    names = [f"{preset}_augmenter"] if len(specs) == 1 else [f"{preset}_view{i + 1}" for i in range(len(specs))]
+    return [build_view(spec, preset, image_size=image_size, channels=channels, name=name, seeds=seeds, **common)
+            for spec, name in zip(specs, names)]
+
+
+def simclr_augmenter(image_size=None, *, strength=1.0, scale=(0.08, 1.0), blur=True, channels=3, seed=None,
+                     jitter_law="torchvision", interpolation="bicubic", normalize=None, blur_kernel="side"):
     """SimCLR's view distribution (Chen et al. 2020, arXiv:2002.05709, Appendix A).
 
-    Random resized crop (area fraction ``scale``, aspect ratio 3/4–4/3), horizontal flip with ``p = 0.5``, colour
-    jitter with ``p = 0.8`` (brightness, contrast and saturation ``0.8·strength``, hue ``0.2·strength``), grayscale
-    with ``p = 0.2``, and Gaussian blur with ``p = 0.5`` (kernel 10 % of the side, σ ∈ [0.1, 2]; Keras draws one σ
-    per batch and axis).
+    Random resized crop (area fraction ``scale``, aspect ratio 3/4–4/3, bicubic), horizontal flip with
+    ``p = 0.5``, colour jitter with ``p = 0.8`` (brightness, contrast and saturation ``0.8·strength``, hue
+    ``0.2·strength``), grayscale with ``p = 0.2``, and Gaussian blur with ``p = 0.5`` (a kernel of 10 % of the side,
+    one σ ~ U(0.1, 2) per image; ``blur_kernel="sigma"``: PIL's σ-sized kernel, as Lightly's ``SimCLRTransform``).
 
     Args:
         image_size: output side (int) or ``(height, width)``; ``None`` keeps the input size (blur then needs it).
@@ -184,6 +231,8 @@ def simclr_augmenter(image_size=None, *, strength=1.0, scale=(0.08, 1.0), blur=T
         blur: add the Gaussian blur.
         channels: 3 for RGB images; 1 for grayscale images (jitter and grayscale dropped).
         seed: seed of the random layers (each layer gets its own seed derived from it).
+        jitter_law, interpolation, normalize: see the module's docstring.
+        blur_kernel: ``"side"`` (SimCLR's 10 % of the image side) or ``"sigma"`` (PIL's, sized from σ).
 
     Returns:
         ``keras.Sequential`` mapping ``(B, H, W, C)`` images in ``[0, 1]`` to ``(B, height, width, C)``.
@@ -194,12 +243,13 @@ def simclr_augmenter(image_size=None, *, strength=1.0, scale=(0.08, 1.0), blur=T
         >>> aug(np.random.rand(8, 32, 32, 3).astype("float32"), training=True).shape
         TensorShape([8, 32, 32, 3])
     """
-    return _view("simclr", image_size=image_size, scale=scale, jitter=_jitter(strength), jitter_p=0.8, gray_p=0.2,
-                 blur_p=0.5 if blur else 0.0, solarize_p=0.0, channels=channels, seeds=_Seeds(seed),
-                 name="simclr_augmenter")
+    spec = ViewSpec(scale=tuple(scale), jitter=_jitter(strength), blur_p=0.5 if blur else 0.0, blur_kernel=blur_kernel)
+    common = dict(jitter_law=jitter_law, interpolation=interpolation, normalize=normalize)
+    return _views("simclr", [spec], image_size, channels, seed, common)[0]
 
 
-def cifar_augmenter(image_size=None, *, strength=0.5, scale=(0.08, 1.0), channels=3, seed=None):
+def cifar_augmenter(image_size=None, *, strength=0.5, scale=(0.08, 1.0), channels=3, seed=None,
+                    jitter_law="torchvision", interpolation="bicubic", normalize=None):
     """The CIFAR protocol: SimCLR's views with colour strength 0.5 and no blur (Chen et al. 2020, Appendix B.9).
 
     Random resized crop (area 0.08–1), horizontal flip, colour jitter (0.4, 0.4, 0.4, 0.1) with ``p = 0.8``,
@@ -211,56 +261,96 @@ def cifar_augmenter(image_size=None, *, strength=0.5, scale=(0.08, 1.0), channel
         scale: range of the crop's area fraction.
         channels: 3 for RGB images; 1 for grayscale images (jitter and grayscale dropped).
         seed: seed of the random layers.
+        jitter_law, interpolation, normalize: see the module's docstring.
 
     Returns:
         ``keras.Sequential``.
     """
-    return _view("cifar", image_size=image_size, scale=scale, jitter=_jitter(strength), jitter_p=0.8, gray_p=0.2,
-                 blur_p=0.0, solarize_p=0.0, channels=channels, seeds=_Seeds(seed), name="cifar_augmenter")
+    spec = ViewSpec(scale=tuple(scale), jitter=_jitter(strength))
+    common = dict(jitter_law=jitter_law, interpolation=interpolation, normalize=normalize)
+    return _views("cifar", [spec], image_size, channels, seed, common)[0]
 
 
 _BYOL_JITTER = (0.4, 0.4, 0.2, 0.1)
 
 
-def _asymmetric(preset, image_size, scale, channels, seed):
-    seeds = _Seeds(seed)
-    common = dict(image_size=image_size, scale=scale, jitter=_BYOL_JITTER, jitter_p=0.8, gray_p=0.2,
-                  channels=channels, seeds=seeds)
-    return (
-        _view(preset, blur_p=1.0, solarize_p=0.0, name=f"{preset}_view1", **common),
-        _view(preset, blur_p=0.1, solarize_p=0.2, name=f"{preset}_view2", **common),
-    )
+def _byol_specs(scale, blur_kernel):
+    common = ViewSpec(scale=tuple(scale), jitter=_BYOL_JITTER, blur_kernel=blur_kernel)
+    return [replace(common, blur_p=1.0), replace(common, blur_p=0.1, solarize_p=0.2)]
 
 
-def byol_augmenters(image_size=None, *, scale=(0.08, 1.0), channels=3, seed=None):
+def byol_augmenters(image_size=None, *, scale=(0.08, 1.0), channels=3, seed=None, jitter_law="torchvision",
+                    interpolation="bicubic", normalize=None):
     """BYOL's two view distributions (Grill et al. 2020, arXiv:2006.07733, Appendix B, Table 6).
 
     Both views: random resized crop (area ``scale``), horizontal flip, colour jitter (brightness 0.4, contrast 0.4,
-    saturation 0.2, hue 0.1) with ``p = 0.8``, grayscale with ``p = 0.2``. View 1: Gaussian blur with ``p = 1.0``,
-    no solarization. View 2: blur with ``p = 0.1``, solarization (threshold 0.5) with ``p = 0.2``.
+    saturation 0.2, hue 0.1) with ``p = 0.8``, grayscale with ``p = 0.2``. View 1: Gaussian blur (a kernel of 10 %
+    of the side, 23 px at 224, as the paper's) with ``p = 1.0``, no solarization. View 2: blur with ``p = 0.1``,
+    solarization (threshold 0.5) with ``p = 0.2``.
 
     Args:
         image_size: output side or ``(height, width)`` (needed for the blur kernel).
         scale: range of the crop's area fraction.
         channels: 3 for RGB images; 1 for grayscale images (jitter and grayscale dropped).
         seed: seed of the random layers (the two views get different seeds).
+        jitter_law, interpolation, normalize: see the module's docstring.
 
     Returns:
         ``(view1, view2)``: two ``keras.Sequential`` augmenters; pass both to :func:`augmented_pairs`.
     """
-    return _asymmetric("byol", image_size, scale, channels, seed)
+    common = dict(jitter_law=jitter_law, interpolation=interpolation, normalize=normalize)
+    return tuple(_views("byol", _byol_specs(scale, "side"), image_size, channels, seed, common))
 
 
-def vicreg_augmenters(image_size=None, *, scale=(0.08, 1.0), channels=3, seed=None):
+def vicreg_augmenters(image_size=None, *, scale=(0.08, 1.0), channels=3, seed=None, jitter_law="torchvision",
+                      interpolation="bicubic", normalize=None):
     """VICReg's two view distributions (Bardes, Ponce & LeCun 2022, arXiv:2105.04906, Appendix C.1).
 
     The BYOL views: crop, flip, colour jitter (0.4, 0.4, 0.2, 0.1) with ``p = 0.8``, grayscale with ``p = 0.2``;
-    blur with ``p = 1.0`` / ``0.1`` and solarization with ``p = 0`` / ``0.2``.
+    blur with ``p = 1.0`` / ``0.1`` and solarization with ``p = 0`` / ``0.2``. The blur is the official code's
+    ``PIL.ImageFilter.GaussianBlur(radius=σ)``, σ ~ U(0.1, 2): its kernel follows σ (not the image side).
 
     Returns:
         ``(view1, view2)``: two ``keras.Sequential`` augmenters.
     """
-    return _asymmetric("vicreg", image_size, scale, channels, seed)
+    common = dict(jitter_law=jitter_law, interpolation=interpolation, normalize=normalize)
+    return tuple(_views("vicreg", _byol_specs(scale, "sigma"), image_size, channels, seed, common))
+
+
+#: solo-learn's CIFAR augmentation sets (``scripts/pretrain/cifar/augmentations/*.yaml``, commit 9187ea3; the VICReg
+#: set is inline in ``vicreg.yaml``): every set crops (bicubic), flips with p 0.5, jitters with p 0.8 and turns
+#: grayscale with p 0.2; blur is PIL's σ-sized blur
+SOLO_VIEWS = {
+    "solo_symmetric": [ViewSpec(jitter=(0.8, 0.8, 0.8, 0.2), blur_p=0.5)],
+    "solo_symmetric_weak": [ViewSpec(jitter=(0.4, 0.4, 0.4, 0.1), blur_p=0.5)],
+    "solo_asymmetric": [ViewSpec(jitter=(0.4, 0.4, 0.2, 0.1)),
+                        ViewSpec(jitter=(0.4, 0.4, 0.2, 0.1), solarize_p=0.2)],
+    "solo_vicreg": [ViewSpec(scale=(0.2, 1.0), jitter=(0.4, 0.4, 0.2, 0.1), solarize_p=0.1)],
+}
+
+
+def solo_augmenters(name, image_size=None, *, channels=3, seed=None, jitter_law="torchvision",
+                    interpolation="bicubic", normalize=None):
+    """One of solo-learn's CIFAR view distributions (:data:`SOLO_VIEWS`, ``spec/protocols.md`` §3).
+
+    - ``solo_symmetric`` (SimCLR, SwAV): jitter (0.8, 0.8, 0.8, 0.2), blur ``p = 0.5``;
+    - ``solo_symmetric_weak`` (SimSiam, MoCo v2+): jitter (0.4, 0.4, 0.4, 0.1), blur ``p = 0.5``;
+    - ``solo_asymmetric`` (Barlow Twins, BYOL, MoCo v3, NNCLR, DINO): jitter (0.4, 0.4, 0.2, 0.1), no blur,
+      solarization ``p = 0`` / ``0.2``: two views;
+    - ``solo_vicreg`` (VICReg): crop area 0.2–1, jitter (0.4, 0.4, 0.2, 0.1), solarization ``p = 0.1``.
+
+    All: crop area 0.08–1 (``solo_vicreg``: 0.2–1), bicubic, flip ``p = 0.5``, jitter ``p = 0.8``, grayscale
+    ``p = 0.2``. solo-learn then normalises with the dataset's mean and std (``normalize=...`` here, or
+    ``kspectral train``'s ``normalize`` setting).
+
+    Returns:
+        one ``keras.Sequential`` (symmetric sets: both views), or a pair (``solo_asymmetric``).
+    """
+    if name not in SOLO_VIEWS:
+        raise ValueError(f"unknown solo-learn view set {name!r}; choose one of: {', '.join(SOLO_VIEWS)}")
+    common = dict(jitter_law=jitter_law, interpolation=interpolation, normalize=normalize)
+    views = _views(name, SOLO_VIEWS[name], image_size, channels, seed, common)
+    return views[0] if len(views) == 1 else tuple(views)
 
 
 def digits_augmenter(shift=0.125, zoom=0.15, rotation=0.03, noise=0.05, seed=None, image_size=None):
@@ -275,7 +365,7 @@ def digits_augmenter(shift=0.125, zoom=0.15, rotation=0.03, noise=0.05, seed=Non
             so that the shift, zoom, rotation and noise are drawn independently.
         image_size: resize the views to this side or ``(height, width)`` (``None``: keep the input size).
     """
-    size = _image_size(image_size, "digits")
+    size = check_image_size(image_size)
     seeds = _Seeds(seed)
     layers = [
         keras.layers.RandomTranslation(shift, shift, fill_mode="constant", seed=seeds(), name="shift"),
@@ -289,21 +379,34 @@ def digits_augmenter(shift=0.125, zoom=0.15, rotation=0.03, noise=0.05, seed=Non
     return keras.Sequential(layers, name="digits_augmenter")
 
 
-_SYMMETRIC = {"simclr": simclr_augmenter, "cifar": cifar_augmenter}
-_ASYMMETRIC = {"byol": byol_augmenters, "vicreg": vicreg_augmenters}
+#: the presets multi-crop builds on: name → its views' :class:`ViewSpec` s from (large crops' area range, options)
+def _base_specs(base, scale, options):
+    if base == "simclr":
+        return [ViewSpec(scale=scale, jitter=_jitter(options.pop("strength", 1.0)), blur_p=0.5, blur_kernel="side")]
+    if base == "cifar":
+        return [ViewSpec(scale=scale, jitter=_jitter(options.pop("strength", 0.5)))]
+    if base in ("byol", "vicreg"):
+        return _byol_specs(scale, "side" if base == "byol" else "sigma")
+    return [replace(spec, scale=scale) for spec in SOLO_VIEWS[base]]
+
+
+MULTICROP_BASES = ("simclr", "cifar", "byol", "vicreg", *SOLO_VIEWS)
 
 
 def multicrop(base="simclr", image_size=None, *, n_small=6, small_size=None, large_scale=(0.14, 1.0),
-              small_scale=(0.05, 0.14), channels=3, seed=None, **options):
+              small_scale=(0.05, 0.14), channels=3, seed=None, jitter_law="torchvision", interpolation="bicubic",
+              normalize=None, **options):
     """Multi-crop views: two large views of a base preset and ``n_small`` small, low-resolution ones.
 
     As in SwAV (Caron et al. 2020, arXiv:2006.09882, §3.2: two 224-px crops of area 0.14–1 and six 96-px crops of
-    area 0.05–0.14). The large views follow ``base`` (``byol``/``vicreg``: its two views); the small views follow
-    ``base`` at ``small_size`` with the area range ``small_scale`` (``byol``/``vicreg``: blur with ``p = 0.5`` and no
-    solarization, the local crops of DINO, Caron et al. 2021, arXiv:2104.14294, Appendix D).
+    area 0.05–0.14). The large views follow ``base`` (a two-view base, e.g. ``byol``: its two views) with the area
+    range ``large_scale``; the small views follow ``base``'s first view at ``small_size`` with the area range
+    ``small_scale`` (``byol``/``vicreg``: blur with ``p = 0.5`` and no solarization, the local crops of DINO, Caron
+    et al. 2021, arXiv:2104.14294, Appendix D).
 
     Args:
-        base: ``"simclr"``, ``"cifar"``, ``"byol"`` or ``"vicreg"``.
+        base: a preset of :data:`MULTICROP_BASES` (``"simclr"``, ``"cifar"``, ``"byol"``, ``"vicreg"`` or a
+            ``solo_*`` set).
         image_size: side or ``(height, width)`` of the large views (``None``: the input size, where blur allows).
         n_small: number of small views ``V ≥ 0``.
         small_size: side or ``(height, width)`` of the small views; default ``round(96/224 · side)`` of
@@ -311,7 +414,8 @@ def multicrop(base="simclr", image_size=None, *, n_small=6, small_size=None, lar
         large_scale, small_scale: area ranges of the large and small crops.
         channels: 3 for RGB images, 1 for grayscale images.
         seed: seed of the random layers (every view gets different seeds).
-        **options: further options of the base preset (e.g. ``strength``).
+        jitter_law, interpolation, normalize: as the presets' (module docstring).
+        **options: further options of the base preset (``strength`` for ``simclr`` and ``cifar``).
 
     Returns:
         list of ``2 + n_small`` augmenters: the two large views, then the small ones.
@@ -322,31 +426,28 @@ def multicrop(base="simclr", image_size=None, *, n_small=6, small_size=None, lar
         >>> [tuple(v(np.random.rand(8, 32, 32, 3).astype("float32"), training=True).shape) for v in views][-1]
         (8, 16, 16, 3)
     """
-    if base not in _SYMMETRIC and base not in _ASYMMETRIC:
-        raise ValueError(f"multicrop base must be one of {', '.join([*_SYMMETRIC, *_ASYMMETRIC])}, got {base!r}")
+    if base not in MULTICROP_BASES:
+        raise ValueError(f"multicrop base must be one of {', '.join(MULTICROP_BASES)}, got {base!r}")
     n_small = check_positive_int(n_small, "n_small", minimum=0)
-    size = _image_size(image_size, base)
+    size = check_image_size(image_size)
     if small_size is None:
         if size is None:
             raise ValueError("multicrop needs small_size=... (or image_size=..., from which it is derived)")
         small_size = tuple(max(1, round(96 / 224 * side)) for side in size)
     _Seeds(seed)  # validates it
+    options = dict(options)
+    large_specs = _base_specs(base, tuple(large_scale), options)
+    if options:
+        raise TypeError(f"unexpected options for the {base!r} multicrop: {', '.join(options)}")
+    small_spec = replace(large_specs[0], scale=tuple(small_scale), solarize_p=0.0)
+    if base in ("byol", "vicreg"):
+        small_spec = replace(small_spec, blur_p=0.5)
+    common = dict(channels=channels, jitter_law=jitter_law, interpolation=interpolation, normalize=normalize)
     seed_of = (lambda k: None) if seed is None else (lambda k: int(seed) + 1000 * k)
-    if base in _SYMMETRIC:
-        build = _SYMMETRIC[base]
-        large = [build(size, scale=large_scale, channels=channels, seed=seed_of(k), **options) for k in range(2)]
-        small = [build(small_size, scale=small_scale, channels=channels, seed=seed_of(2 + k), **options)
-                 for k in range(n_small)]
-    else:
-        if options:
-            raise TypeError(f"unexpected options for the {base!r} multicrop: {', '.join(options)}")
-        large = list(_ASYMMETRIC[base](size, scale=large_scale, channels=channels, seed=seed_of(0)))
-        small = [
-            _view(base, image_size=small_size, scale=small_scale, jitter=_BYOL_JITTER, jitter_p=0.8, gray_p=0.2,
-                  blur_p=0.5, solarize_p=0.0, channels=channels, seeds=_Seeds(seed_of(2 + k)),
-                  name=f"{base}_small")
-            for k in range(n_small)
-        ]
+    large = [build_view(large_specs[k % len(large_specs)], base, image_size=size, seed=seed_of(k),
+                        name=f"{base}_view{k + 1}", **common) for k in range(2)]
+    small = [build_view(small_spec, base, image_size=small_size, seed=seed_of(2 + k), name=f"{base}_small{k + 1}",
+                        **common) for k in range(n_small)]
     return large + small
 
 
@@ -355,6 +456,7 @@ AUGMENTERS = {
     "cifar": cifar_augmenter,
     "byol": byol_augmenters,
     "vicreg": vicreg_augmenters,
+    **{name: functools.partial(solo_augmenters, name) for name in SOLO_VIEWS},
     "digits": digits_augmenter,
     "multicrop": multicrop,
 }
@@ -364,8 +466,9 @@ def augmenter(name, image_size=None, **options):
     """An augmentation preset by name.
 
     Args:
-        name: ``"simclr"``, ``"cifar"``, ``"digits"`` (one augmenter), ``"byol"``, ``"vicreg"`` (a pair, one per
-            view) or ``"multicrop"`` (a list: two large views then the small ones; ``base=...`` picks the preset).
+        name: ``"simclr"``, ``"cifar"``, ``"solo_symmetric"``, ``"solo_symmetric_weak"``, ``"solo_vicreg"``,
+            ``"digits"`` (one augmenter), ``"byol"``, ``"vicreg"``, ``"solo_asymmetric"`` (a pair, one per view) or
+            ``"multicrop"`` (a list: two large views then the small ones; ``base=...`` picks the preset).
         image_size: output side or ``(height, width)``; ``None`` keeps the input size where the preset allows.
         **options: the preset's options (``seed``, ``channels``, ``strength``, ...).
 

@@ -19,8 +19,11 @@ import keras
 from keras import ops
 
 from kspectral._validation import check_number, check_positive_int
+from kspectral.data.resample import resize_boxes
 
 _ATTEMPTS = 10  # crop boxes drawn per image before falling back to the centre crop
+#: resampling of :class:`RandomResizedCrop`
+INTERPOLATIONS = ("bilinear", "bicubic")
 
 
 def _check_pair(value, name, *, positive=False, maximum=None):
@@ -94,9 +97,17 @@ class RandomResizedCrop(keras.layers.Layer):
     is a fraction ``s ~ U(scale)`` of the image area, its aspect ratio (width / height) ``r`` is log-uniform on
     ``ratio``, its side lengths are ``w = round(√(s·A·r))`` and ``h = round(√(s·A/r))``, and its top-left corner is
     uniform among the positions that keep it inside the image. Ten boxes are drawn per image and the first that
-    fits is kept; if none fits, the box is the largest centred box whose aspect ratio lies in ``ratio``. The box is
-    resized with bilinear interpolation (half-pixel centres, as ``tf.image.resize``; no antialiasing), by batched
-    gathers that also compile with XLA.
+    fits is kept; if none fits, the box is the largest centred box whose aspect ratio lies in ``ratio``
+    (torchvision's ``RandomResizedCrop.get_params``). The box is resized with ``interpolation``:
+
+    - ``"bilinear"``: linear interpolation at half-pixel centres (as ``tf.image.resize``; no antialiasing), by
+      batched gathers;
+    - ``"bicubic"``: PIL's bicubic resampling of the cropped box (torchvision's ``InterpolationMode.BICUBIC`` on PIL
+      images, as solo-learn, SimCLR, BYOL and VICReg resize their crops): cubic kernel ``a = −½``, the box's own
+      pixels only, antialiased when the box is larger than the output, clipped to ``value_range``
+      (:mod:`kspectral.data.resample`).
+
+    Both compile with XLA.
 
     With ``training=False`` the layer is deterministic: it takes the largest centred box with the output's aspect
     ratio (the whole image when both are square) and resizes it.
@@ -107,6 +118,8 @@ class RandomResizedCrop(keras.layers.Layer):
         scale: range ``(low, high)`` of the crop's area as a fraction of the image area, ``0 < low <= high <= 1``.
         ratio: range ``(low, high)`` of the crop's aspect ratio (width / height), ``0 < low <= high``.
         seed: seed of the random draws (``None``: follows ``keras.utils.set_random_seed``).
+        interpolation: ``"bilinear"`` or ``"bicubic"``.
+        value_range: ``(low, high)`` the bicubic result is clipped to (the cubic kernel overshoots), or ``None``.
 
     Input shape:
         ``(B, H, W, C)`` or ``(H, W, C)``, channels last, float values.
@@ -121,12 +134,21 @@ class RandomResizedCrop(keras.layers.Layer):
         TensorShape([8, 24, 24, 3])
     """
 
-    def __init__(self, height, width, scale=(0.08, 1.0), ratio=(3.0 / 4.0, 4.0 / 3.0), seed=None, **kwargs):
+    def __init__(self, height, width, scale=(0.08, 1.0), ratio=(3.0 / 4.0, 4.0 / 3.0), seed=None,
+                 interpolation="bilinear", value_range=(0.0, 1.0), **kwargs):
         super().__init__(**kwargs)
         self.height = _check_size(height, "height")
         self.width = _check_size(width, "width")
         self.scale = _check_pair(scale, "scale", positive=True, maximum=1.0)
         self.ratio = _check_pair(ratio, "ratio", positive=True)
+        if interpolation not in INTERPOLATIONS:
+            raise ValueError(f"unknown interpolation {interpolation!r}; choose one of: {', '.join(INTERPOLATIONS)}")
+        self.interpolation = interpolation
+        if value_range is not None:
+            if not isinstance(value_range, (tuple, list)) or len(value_range) != 2 or value_range[0] >= value_range[1]:
+                raise ValueError(f"value_range must be None or a pair (low, high) with low < high, got {value_range!r}")
+            value_range = (float(value_range[0]), float(value_range[1]))
+        self.value_range = value_range
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
@@ -188,8 +210,12 @@ class RandomResizedCrop(keras.layers.Layer):
             w = ops.zeros((batch,)) + w
             top = ops.floor((in_h - h) / 2.0)
             left = ops.floor((in_w - w) / 2.0)
-        rows = _sample_axis(images, _sample_points(top, h, out_h, in_h), axis=1, size=shape[1])
-        crops = _sample_axis(rows, _sample_points(left, w, out_w, in_w), axis=2, size=shape[2])
+        if self.interpolation == "bicubic":
+            crops = resize_boxes(images, top, left, h, w, out_h, out_w,
+                                 value_range=self.value_range or (float("-inf"), float("inf")))
+        else:
+            rows = _sample_axis(images, _sample_points(top, h, out_h, in_h), axis=1, size=shape[1])
+            crops = _sample_axis(rows, _sample_points(left, w, out_w, in_w), axis=2, size=shape[2])
         crops = ops.cast(crops, self.compute_dtype)
         return crops[0] if single else crops
 
@@ -201,7 +227,8 @@ class RandomResizedCrop(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(
-            height=self.height, width=self.width, scale=list(self.scale), ratio=list(self.ratio), seed=self.seed
+            height=self.height, width=self.width, scale=list(self.scale), ratio=list(self.ratio), seed=self.seed,
+            interpolation=self.interpolation, value_range=None if self.value_range is None else list(self.value_range),
         )
         return config
 
@@ -430,4 +457,89 @@ class CheckChannels(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(channels=self.channels)
+        return config
+
+
+#: per-channel mean and standard deviation of the RGB training images of each dataset, as solo-learn normalises
+#: them (``solo/data/pretrain_dataloader.py``, ``MEANS_N_STD``); ``imagenet`` is the ImageNet statistics that
+#: solo-learn also uses for ImageNet-100 and for other datasets
+NORMALIZATION = {
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+    "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
+    "stl10": ((0.4914, 0.4823, 0.4466), (0.247, 0.243, 0.261)),
+    "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+}
+
+
+def normalization_stats(normalize, channels=None):
+    """``(mean, std)`` tuples from a dataset name of :data:`NORMALIZATION` or a ``(mean, std)`` pair of sequences
+    (or numbers), checked against ``channels`` when given."""
+    if isinstance(normalize, str):
+        if normalize not in NORMALIZATION:
+            raise ValueError(f"unknown normalization {normalize!r}; choose one of: {', '.join(NORMALIZATION)}, or "
+                             "give (mean, std)")
+        mean, std = NORMALIZATION[normalize]
+    elif isinstance(normalize, (tuple, list)) and len(normalize) == 2:
+        mean, std = normalize
+    else:
+        raise ValueError(f"normalize must be a dataset name ({', '.join(NORMALIZATION)}) or a pair (mean, std), "
+                         f"got {normalize!r}")
+    mean = tuple(float(m) for m in (mean if isinstance(mean, (tuple, list)) else [mean]))
+    std = tuple(check_number(s, "std", minimum=0.0, strict=True) for s in (std if isinstance(std, (tuple, list))
+                                                                           else [std]))
+    if len(mean) != len(std):
+        raise ValueError(f"normalize needs as many means as standard deviations, got {len(mean)} and {len(std)}")
+    if channels is not None and len(mean) not in (1, channels):
+        raise ValueError(f"normalize has {len(mean)} channel statistics but the images have {channels} channels")
+    return mean, std
+
+
+@keras.saving.register_keras_serializable(package="kspectral")
+class Normalize(keras.layers.Layer):
+    """``(x − mean) / std`` per channel (torchvision's ``Normalize``, the last step of solo-learn's pipelines).
+
+    Args:
+        mean, std: per-channel sequences (or one number for every channel), ``std > 0``; or give
+            ``normalize=NAME`` with a dataset name of :data:`NORMALIZATION` (``"cifar10"``, ``"cifar100"``,
+            ``"stl10"``, ``"imagenet"``).
+
+    Input shape: ``(..., C)``. Output shape: the same.
+
+    Example:
+        >>> import numpy as np
+        >>> layer = Normalize(normalize="cifar10")
+        >>> round(float(layer(np.full((1, 1, 1, 3), 0.4914, "float32"))[0, 0, 0, 0]), 6)
+        0.0
+    """
+
+    def __init__(self, mean=None, std=None, normalize=None, **kwargs):
+        super().__init__(**kwargs)
+        if normalize is not None:
+            if mean is not None or std is not None:
+                raise ValueError("give either normalize=NAME or mean and std, not both")
+            mean, std = normalization_stats(normalize)
+        elif mean is None or std is None:
+            raise ValueError("Normalize needs mean and std, or normalize=NAME (a dataset: "
+                             f"{', '.join(NORMALIZATION)})")
+        self.mean, self.std = normalization_stats((mean, std))
+
+    def build(self, input_shape):
+        channels = tuple(input_shape)[-1]
+        if channels is not None and len(self.mean) not in (1, channels):
+            raise ValueError(f"Normalize has {len(self.mean)} channel statistics but the inputs have shape "
+                             f"{tuple(input_shape)}")
+        self.built = True
+
+    def call(self, inputs):
+        x = ops.cast(ops.convert_to_tensor(inputs), self.compute_dtype)
+        mean = ops.convert_to_tensor(self.mean, dtype=x.dtype)
+        std = ops.convert_to_tensor(self.std, dtype=x.dtype)
+        return (x - mean) / std
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(mean=list(self.mean), std=list(self.std))
         return config

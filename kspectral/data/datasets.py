@@ -251,6 +251,17 @@ DATASETS = {
     "fashion_mnist": "Fashion-MNIST (TFDS): 60 000 train / 10 000 test 28×28 grayscale articles, 10 classes",
 }
 
+#: the image shape ``(H, W, C)`` each dataset of :data:`DATASETS` loads at by default (Imagenette: resized to 128 px)
+IMAGE_SHAPES = {
+    "digits": (8, 8, 1),
+    "cifar10": (32, 32, 3),
+    "cifar100": (32, 32, 3),
+    "stl10": (96, 96, 3),
+    "imagenette": (128, 128, 3),
+    "mnist": (28, 28, 1),
+    "fashion_mnist": (28, 28, 1),
+}
+
 _TFDS_NAME = re.compile(r"[A-Za-z0-9_]+(/[A-Za-z0-9_.\-]+)?(:[0-9.*]+)?")
 
 

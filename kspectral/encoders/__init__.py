@@ -94,6 +94,34 @@ def build_encoder(name, input_shape, widths=None, *, stem=None, **kwargs):
     return function(*args, **kwargs)
 
 
+def with_input_normalization(encoder, input_shape, normalize):
+    """``encoder`` with a :class:`kspectral.data.Normalize` layer in front: ``(x − mean) / std`` per channel.
+
+    Args:
+        encoder: a Keras model or layer of ``(batch, *input_shape)`` images.
+        input_shape: shape of one image ``(H, W, C)``.
+        normalize: a dataset name of :data:`kspectral.data.NORMALIZATION` (``"cifar10"``, ``"cifar100"``,
+            ``"stl10"``, ``"imagenet"``) or a ``(mean, std)`` pair.
+
+    Returns:
+        A functional ``keras.Model`` with the encoder's name, from images in ``[0, 1]`` to its representations; so
+        every image the encoder sees, the probes' too, is normalised alike.
+
+    Example:
+        >>> encoder = with_input_normalization(build_encoder("conv", (32, 32, 3)), (32, 32, 3), "cifar10")
+        >>> [layer.name for layer in encoder.layers][:2]
+        ['images', 'normalize']
+    """
+    import keras
+
+    from kspectral.data.augmentations import Normalize, normalization_stats
+
+    mean, std = normalization_stats(normalize, tuple(input_shape)[-1])
+    inputs = keras.Input(tuple(input_shape), name="images")
+    outputs = encoder(Normalize(mean, std, name="normalize")(inputs))
+    return keras.Model(inputs, outputs, name=encoder.name)
+
+
 __all__ = [
     "ENCODERS",
     "KERAS_PREFIX",
@@ -108,4 +136,5 @@ __all__ = [
     "resnet34",
     "resnet50",
     "resnet_encoder",
+    "with_input_normalization",
 ]

@@ -21,7 +21,7 @@ RESNET_LAYOUTS = {
     50: ("bottleneck", (3, 4, 6, 3)),
 }
 
-STEMS = ("auto", "cifar", "imagenet")
+STEMS = ("auto", "cifar", "cifar_pad2", "imagenet")
 
 #: Largest image side (pixels) for which ``stem="auto"`` picks the CIFAR stem.
 CIFAR_STEM_MAX_SIZE = 64
@@ -142,8 +142,10 @@ def resnet_encoder(
     Args:
         depth: 18, 34 or 50.
         input_shape: ``(height, width, channels)`` of one image; any number of channels (``1`` for grayscale).
-        stem: ``"cifar"`` (3×3 stride-1 convolution, no max pooling), ``"imagenet"`` (7×7 stride-2 convolution,
-            then 3×3 stride-2 max pooling) or ``"auto"`` (see :func:`choose_stem`).
+        stem: ``"cifar"`` (3×3 stride-1 convolution, "same" padding, no max pooling), ``"cifar_pad2"`` (the same
+            convolution with padding 2, so 32×32 images give 34×34 maps: solo-learn's CIFAR stem,
+            ``nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=2)`` in ``solo/methods/base.py``), ``"imagenet"``
+            (7×7 stride-2 convolution, then 3×3 stride-2 max pooling) or ``"auto"`` (see :func:`choose_stem`).
         widths: channels of the four stages, ``"64-128-256-512"`` by default (a bottleneck stage outputs four
             times its width).
         zero_init_residual: start the scale (gamma) of the last BatchNorm of every residual branch at 0, so each
@@ -180,6 +182,11 @@ def resnet_encoder(
     inputs = keras.Input(shape, name="images")
     if stem == "cifar":
         x = builder.conv(inputs, widths[0], 3, 1, name="conv1")
+        x = keras.layers.ReLU(name="relu1")(builder.bn(x, name="bn1"))
+    elif stem == "cifar_pad2":
+        x = keras.layers.ZeroPadding2D(2, name="conv1_pad")(inputs)
+        x = keras.layers.Conv2D(widths[0], 3, padding="valid", use_bias=False,
+                                kernel_initializer=builder.kernel_initializer, name="conv1")(x)
         x = keras.layers.ReLU(name="relu1")(builder.bn(x, name="bn1"))
     else:
         x = builder.conv(inputs, widths[0], 7, 2, name="conv1")

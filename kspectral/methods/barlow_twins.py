@@ -27,13 +27,16 @@ class BarlowTwins(SSLModel):
         projector: projector spec (official ``"8192-8192-8192"``).
         redundancy_weight: λ_BT (official 0.0051).
         epsilon: ε of the batch standardisation (BatchNorm's 1e-5).
+        scale_loss: a factor on the loss (official 1; solo-learn's CIFAR config 0.1).
     """
 
     objective_function = staticmethod(barlow_twins)
-    objective_options = ("redundancy_weight", "epsilon")
+    objective_options = ("redundancy_weight", "epsilon", "scale_loss")
     loss_terms = ("invariance", "redundancy")
 
-    def __init__(self, encoder, projector="2048-2048-2048", redundancy_weight=0.0051, epsilon=1e-5, **kwargs):
+    def __init__(self, encoder, projector="2048-2048-2048", redundancy_weight=0.0051, epsilon=1e-5, scale_loss=1.0,
+                 **kwargs):
         super().__init__(encoder, projector, **kwargs)
         self.redundancy_weight = check_nonnegative(redundancy_weight, "redundancy_weight")
         self.epsilon = check_positive(epsilon, "epsilon")
+        self.scale_loss = check_positive(scale_loss, "scale_loss")

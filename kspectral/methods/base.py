@@ -139,6 +139,14 @@ def _as_float32(outputs):
 #: the key of :meth:`SSLModel.forward`'s outputs that holds the encoder's representations of the first view (the
 #: online probe's input); it is removed before the objective sees the outputs
 REPRESENTATIONS_KEY = "h_a"
+#: the same for the second view (the online probe of ``online_probe_protocol="solo_learn"`` trains on both)
+SECOND_REPRESENTATIONS_KEY = "h_b"
+_REPRESENTATIONS = (REPRESENTATIONS_KEY, SECOND_REPRESENTATIONS_KEY)
+
+#: how the online probe trains (:class:`SSLModel`'s ``online_probe_protocol``)
+ONLINE_PROBE_PROTOCOLS = ("kspectral", "solo_learn")
+#: seed of the solo-learn probe's initialisation (its own stream: the backbone's initialisation is unchanged)
+_PROBE_INIT_SEED = 1337
 
 #: metric name of the online probe's running top-1 accuracy on the training views
 ONLINE_PROBE_METRIC = "online_linear_train_top1"
@@ -173,8 +181,11 @@ def _check_augmenters(augmenters):
     return augmenters
 
 
-def _check_probe(classes, optimizer):
+def _check_probe(classes, optimizer, protocol="kspectral"):
     """The online probe's class count and optimizer (``(None, None)`` without a probe)."""
+    if protocol not in ONLINE_PROBE_PROTOCOLS:
+        raise ValueError(f"unknown online_probe_protocol {protocol!r}; choose one of: "
+                         f"{', '.join(ONLINE_PROBE_PROTOCOLS)}")
     if classes is None:
         if optimizer is not None:
             raise ValueError("online_probe_optimizer needs online_probe_classes=C (the number of classes) as well")
@@ -228,6 +239,13 @@ class SSLModel(keras.Model):
             ``keras.optimizers.Adam(1e-3)``, which needs no tuning to the scale of the representations (solo-learn
             trains its online classifier with SGD at lr 0.1 without weight decay, beside the backbone's LARS; the
             keras-io SimCLR example uses Adam). Saved with the model, state included.
+        online_probe_protocol: ``"kspectral"`` (the default, as above) or ``"solo_learn"``: the online classifier as
+            solo-learn trains the one behind its published CIFAR and ImageNet-100 numbers (``solo/methods/base.py``,
+            ``spec/protocols.md`` §3): a ``Dense(C)`` initialised as PyTorch's ``nn.Linear`` (kernel and bias
+            ``U(±1/√d)``, from a fixed seed of its own), trained on the detached representations of **both** views
+            with the cross-entropy averaged over the two, by ``online_probe_optimizer`` — which, to be solo-learn's
+            parameter group, is the run's optimizer class with the schedule at ``classifier_lr`` and no weight
+            decay (``kspectral train`` builds it so when ``classifier_lr`` is set).
         sync_batchnorm: which BatchNorm layers compute their batch statistics over the global batch under a
             ``tf.distribute`` strategy with several replicas (``BatchNormalization(synchronized=True)``), set on every
             ``keras.layers.BatchNormalization`` found when the model is built, user-built layers included:
@@ -279,7 +297,7 @@ class SSLModel(keras.Model):
 
     def __init__(self, encoder, projector="2048-2048-2048", objective=None, diagnostics=True,
                  diagnostics_every=DEFAULT_EVERY, augmenters=None, online_probe_classes=None,
-                 online_probe_optimizer=None, sync_batchnorm="heads", **kwargs):
+                 online_probe_optimizer=None, sync_batchnorm="heads", online_probe_protocol="kspectral", **kwargs):
         _require_tensorflow_backend()
         super().__init__(**kwargs)
         if not isinstance(encoder, keras.layers.Layer):
@@ -309,10 +327,13 @@ class SSLModel(keras.Model):
         self._trackers = [keras.metrics.Mean(name=n) for n in names]
         self.augmenters = _check_augmenters(augmenters)
         self.online_probe_classes, self.online_probe_optimizer = _check_probe(online_probe_classes,
-                                                                              online_probe_optimizer)
+                                                                              online_probe_optimizer,
+                                                                              online_probe_protocol)
+        self.online_probe_protocol = online_probe_protocol
         self.online_probe = None
         if self.online_probe_classes is not None:
-            # Zero-initialised: creating the head draws no random numbers, so the backbone initialises as without it.
+            # Zero-initialised (or, for solo-learn's probe, drawn from a seed of its own at build time): creating the
+            # head draws nothing from the global random stream, so the backbone initialises as without it.
             self.online_probe = keras.layers.Dense(self.online_probe_classes, kernel_initializer="zeros",
                                                    dtype="float32", name="online_probe")
             self._metric_names = [*self._metric_names, ONLINE_PROBE_METRIC]
@@ -357,6 +378,13 @@ class SSLModel(keras.Model):
         self.representation_dim = rep_shape[-1]
         self.build_heads(rep_shape)
         if self.online_probe is not None and not self.online_probe.built:
+            if self.online_probe_protocol == "solo_learn":
+                # PyTorch's nn.Linear(d, C): kernel and bias U(−1/√d, 1/√d)
+                bound = 1.0 / float(np.sqrt(rep_shape[-1]))
+                self.online_probe.kernel_initializer = keras.initializers.RandomUniform(-bound, bound,
+                                                                                        seed=_PROBE_INIT_SEED)
+                self.online_probe.bias_initializer = keras.initializers.RandomUniform(-bound, bound,
+                                                                                      seed=_PROBE_INIT_SEED + 1)
             self.online_probe.build(rep_shape)
         self._build_probe_optimizer()
 
@@ -425,9 +453,10 @@ class SSLModel(keras.Model):
     def forward(self, view_a, view_b, training=False):
         """Everything the objective needs from one batch of pairs, as a dict of tensors.
 
-        The default returns ``{"z_a": embed(view_a), "z_b": embed(view_b), "h_a": encoder(view_a)}``: the two
-        views' embeddings and the first view's representations (``h_a``, :data:`REPRESENTATIONS_KEY`, which the
-        online probe trains on and the objective never sees). With :attr:`joint_views` the two views go through
+        The default returns ``{"z_a": embed(view_a), "z_b": embed(view_b), "h_a": encoder(view_a), "h_b":
+        encoder(view_b)}``: the two views' embeddings and representations (``h_a`` and ``h_b``,
+        :data:`REPRESENTATIONS_KEY` and :data:`SECOND_REPRESENTATIONS_KEY`, which the online probe trains on and the
+        objective never sees). With :attr:`joint_views` the two views go through
         the network as one concatenated batch (BatchNorm statistics over both views, as in the official SimCLR and
         ISSL code); otherwise each view is embedded separately (per-view statistics, as in the official VICReg and
         Barlow Twins code). A subclass whose ``forward`` returns no ``h_a`` still gets an online probe: it then
@@ -441,10 +470,11 @@ class SSLModel(keras.Model):
         if self.joint_views:
             h, z = self._encode_and_project(self.join_views(view_a, view_b), training)
             z_a, z_b = self.split_views(z)
-            return {"z_a": z_a, "z_b": z_b, REPRESENTATIONS_KEY: self.split_views(h)[0]}
+            h_a, h_b = self.split_views(h)
+            return {"z_a": z_a, "z_b": z_b, REPRESENTATIONS_KEY: h_a, SECOND_REPRESENTATIONS_KEY: h_b}
         h_a, z_a = self._encode_and_project(view_a, training)
-        _, z_b = self._encode_and_project(view_b, training)
-        return {"z_a": z_a, "z_b": z_b, REPRESENTATIONS_KEY: h_a}
+        h_b, z_b = self._encode_and_project(view_b, training)
+        return {"z_a": z_a, "z_b": z_b, REPRESENTATIONS_KEY: h_a, SECOND_REPRESENTATIONS_KEY: h_b}
 
     @staticmethod
     def join_views(view_a, view_b):
@@ -473,7 +503,7 @@ class SSLModel(keras.Model):
         keyword arguments and ``return_terms=True``; a plain ``SSLModel`` applies its ``objective`` to ``z_a`` and
         ``z_b``. The representations ``h_a`` in ``outputs`` are left out.
         """
-        outputs = {k: v for k, v in outputs.items() if k != REPRESENTATIONS_KEY}
+        outputs = {k: v for k, v in outputs.items() if k not in _REPRESENTATIONS}
         if self.objective is None:
             options = {name: getattr(self, name) for name in self.objective_options}
             return type(self).objective_function(**outputs, **options, return_terms=True)
@@ -560,7 +590,7 @@ class SSLModel(keras.Model):
     def _terms(self, view_a, view_b, training):
         self._ensure_built(view_a)
         outputs = dict(self.forward(view_a, view_b, training=training))
-        features = outputs.pop(REPRESENTATIONS_KEY, None)
+        features = [outputs.pop(key, None) for key in _REPRESENTATIONS]
         # The objectives and the diagnostics see float32 under a mixed precision policy (gathered in half precision).
         outputs = _as_float32(self.gather(outputs))
         terms = self.compute_objective(outputs)
@@ -568,8 +598,13 @@ class SSLModel(keras.Model):
             raise KeyError(f"{type(self).__name__}.compute_objective must return a dict with a 'loss' entry")
         return outputs, terms, features
 
-    def _online_probe(self, view_a, features, y, train):
-        """Train (or, with ``train=False``, evaluate) the online probe on one batch; update its accuracy metric."""
+    def _online_probe(self, views, features, y, train):
+        """Train (or, with ``train=False``, evaluate) the online probe on one batch; update its accuracy metric.
+
+        ``features`` are the forward pass's representations of the two views (``None`` where :meth:`forward` gave
+        none). The ``"kspectral"`` protocol trains on the first view's, ``"solo_learn"`` on both views' (the mean of
+        the two cross-entropies, and the accuracy over both).
+        """
         if self.online_probe is None:
             return
         if y is None:
@@ -580,9 +615,10 @@ class SSLModel(keras.Model):
                     "labels=... to the pair pipeline (−1 marks unlabelled samples)", stacklevel=3,
                 )
             return
-        if features is None:  # a forward() that returns no representations: encode view_a without touching BN
-            features = self.encoder(view_a, training=False)
-        h = ops.stop_gradient(ops.cast(features, "float32"))
+        used = 2 if self.online_probe_protocol == "solo_learn" else 1
+        # a forward() that returns no representations: encode the view once more, without touching BN
+        hs = [h if h is not None else self.encoder(v, training=False) for h, v in zip(features[:used], views[:used])]
+        hs = [ops.stop_gradient(ops.cast(h, "float32")) for h in hs]
         y = ops.cast(ops.reshape(y, (-1,)), "int32")
         check = tf.debugging.assert_less(
             y, self.online_probe_classes,
@@ -592,22 +628,24 @@ class SSLModel(keras.Model):
             y = tf.identity(y)
         mask = ops.cast(y >= 0, "float32")
         target = ops.maximum(y, 0)
+        count = ops.sum(mask)
+        if _num_replicas() > 1:
+            count = tf.distribute.get_replica_context().all_reduce("sum", count)
         with tf.GradientTape() as tape:
-            logits = self.online_probe(h, training=train)
-            ce = keras.losses.sparse_categorical_crossentropy(target, logits, from_logits=True)
-            # The sum over this replica's labelled rows divided by the global count of labelled rows: the optimizer
-            # sums the replicas' gradients, which gives the gradient of the mean over the global batch.
-            count = ops.sum(mask)
-            if _num_replicas() > 1:
-                count = tf.distribute.get_replica_context().all_reduce("sum", count)
-            probe_loss = ops.sum(ce * mask) / ops.maximum(count, 1.0)
+            logits = [self.online_probe(h, training=train) for h in hs]
+            # Per view, the sum over this replica's labelled rows divided by the global count of labelled rows: the
+            # optimizer sums the replicas' gradients, which gives the gradient of the mean over the global batch.
+            losses = [ops.sum(keras.losses.sparse_categorical_crossentropy(target, lg, from_logits=True) * mask)
+                      / ops.maximum(count, 1.0) for lg in logits]
+            probe_loss = losses[0] if used == 1 else (losses[0] + losses[1]) / 2.0
         if train:
             variables = self.online_probe.trainable_variables
             grads = tape.gradient(probe_loss, variables)
             self.online_probe_optimizer.apply(grads, variables)
-        correct = ops.cast(ops.equal(ops.cast(ops.argmax(logits, axis=-1), "int32"), target), "float32")
         tracker = self._trackers[self._metric_names.index(ONLINE_PROBE_METRIC)]
-        tracker.update_state(correct, sample_weight=mask)
+        for lg in logits:
+            correct = ops.cast(ops.equal(ops.cast(ops.argmax(lg, axis=-1), "int32"), target), "float32")
+            tracker.update_state(correct, sample_weight=mask)
 
     def train_step(self, data):
         view_a, view_b, y = self._unpack(data)
@@ -623,7 +661,7 @@ class SSLModel(keras.Model):
             scaled = self.optimizer.scale_loss(loss / _num_replicas())
         grads = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply(grads, self.trainable_variables)
-        self._online_probe(view_a, features, y, train=True)
+        self._online_probe((view_a, view_b), features, y, train=True)
         return _step_logs(self._update_metrics(dict(terms, loss=loss), outputs))
 
     def test_step(self, data):
@@ -632,7 +670,7 @@ class SSLModel(keras.Model):
         if self.losses:
             terms = dict(terms, loss=terms["loss"] + ops.cast(ops.sum(ops.stack(self.losses)), terms["loss"].dtype))
         # evaluate() reports the probe's accuracy on the evaluated first views (it does not train there).
-        self._online_probe(view_a, features, y, train=False)
+        self._online_probe((view_a, view_b), features, y, train=False)
         return _step_logs(self._update_metrics(terms, outputs))
 
     @property
@@ -796,6 +834,8 @@ class SSLModel(keras.Model):
         if self.online_probe is not None:
             config["online_probe_classes"] = self.online_probe_classes
             config["online_probe_optimizer"] = keras.optimizers.serialize(self.online_probe_optimizer)
+            if self.online_probe_protocol != "kspectral":
+                config["online_probe_protocol"] = self.online_probe_protocol
         config.update({name: getattr(self, name) for name in self.objective_options})
         if self.objective is not None:
             config["objective"] = keras.saving.serialize_keras_object(self.objective)

@@ -14,13 +14,21 @@ class _NTXentMethod(SSLModel):
     """Shared body of :class:`SimCLR` and :class:`DCL`: a temperature, the form of the loss, a joint forward."""
 
     objective_options = ("temperature", "negatives", "dimensions")
-    joint_views = True
 
     def __init__(self, encoder, projector="2048-2048-128", temperature=0.1, negatives="plain", dimensions="raw",
-                 **kwargs):
+                 joint_views=True, **kwargs):
         super().__init__(encoder, projector, **kwargs)
         self.temperature = check_positive(temperature, "temperature")
         self.negatives, self.dimensions = check_form(negatives, dimensions)
+        if not isinstance(joint_views, bool):
+            raise TypeError(f"joint_views must be True or False, got {joint_views!r}")
+        self.joint_views = joint_views
+
+    def get_config(self):
+        config = super().get_config()
+        if not self.joint_views:
+            config["joint_views"] = False
+        return config
 
 
 @register("simclr")
@@ -32,8 +40,9 @@ class SimCLR(_NTXentMethod):
     two-direction sum). ``negatives="abs"`` / ``"sq"`` (SimCLR-abs / -sq) and ``dimensions="centered"`` /
     ``"standardized"`` (SimCLR "A" / "B") are the variants of Garrido et al. 2023 (arXiv:2206.02574, Prop. 3.2,
     Table 1, Eq. 14); the registry names ``simclr_abs``, ``simclr_sq``, ``simclr_centered`` and
-    ``simclr_standardized`` are aliases for them. Both views go through the network as one batch, as in the official
-    code.
+    ``simclr_standardized`` are aliases for them. Both views go through the network as one batch (BatchNorm
+    statistics over both), as in the official code; ``joint_views=False`` embeds each view separately (per-view
+    statistics), as solo-learn's SimCLR does.
 
     Spectral counterpart: the global family (Balestriero & LeCun 2022, arXiv:2205.11508): the regular-simplex
     optimum when ``G`` is a union of at most ``K + 1`` equal cliques, else ISOMAP / MDS of ``G`` by analogy
@@ -45,6 +54,7 @@ class SimCLR(_NTXentMethod):
         temperature: τ (official 0.1; Garrido et al.'s tuned 0.15; CIFAR recipe 0.5).
         negatives: ``"plain"``, ``"abs"`` or ``"sq"``.
         dimensions: ``"raw"``, ``"centered"`` or ``"standardized"`` (only with ``negatives="plain"``).
+        joint_views: pass both views through the network as one batch (official) or each on its own (solo-learn).
     """
 
     objective_function = staticmethod(simclr)
@@ -68,6 +78,7 @@ class DCL(_NTXentMethod):
         temperature: τ.
         negatives: ``"plain"``, ``"abs"`` or ``"sq"``.
         dimensions: ``"raw"``, ``"centered"`` or ``"standardized"`` (only with ``negatives="plain"``).
+        joint_views: as :class:`SimCLR`'s.
     """
 
     objective_function = staticmethod(dcl)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kspectral.methods.base import REPRESENTATIONS_KEY, SSLModel
+from kspectral.methods.base import REPRESENTATIONS_KEY, SECOND_REPRESENTATIONS_KEY, SSLModel
 
 
 class TwoHeadModel(SSLModel):
@@ -43,8 +43,9 @@ class TwoHeadModel(SSLModel):
         h = self.encoder(self.join_views(view_a, view_b), training=training)
         student_a, student_b = self.split_views(self.student(h, training=training))
         teacher_a, teacher_b = self.split_views(self.teacher(h, training=training))
+        h_a, h_b = self.split_views(h)
         return {"student_a": student_a, "student_b": student_b, "teacher_a": teacher_a, "teacher_b": teacher_b,
-                REPRESENTATIONS_KEY: self.split_views(h)[0]}
+                REPRESENTATIONS_KEY: h_a, SECOND_REPRESENTATIONS_KEY: h_b}
 
     def embed(self, inputs, training=False):
         """The output of the :attr:`embedding_head` on the representations."""

@@ -6,7 +6,14 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from kspectral.objectives._common import ObjectiveLoss, check_embeddings, check_nonnegative, check_pair, loss_or_terms
+from kspectral.objectives._common import (
+    ObjectiveLoss,
+    check_embeddings,
+    check_nonnegative,
+    check_pair,
+    check_positive,
+    loss_or_terms,
+)
 from kspectral.objectives.tensors import as_float, batch_size, off_diagonal_square_sum
 
 
@@ -42,10 +49,10 @@ def cross_correlation(z_a, z_b, epsilon=1e-5):
 
 
 @keras.saving.register_keras_serializable(package="kspectral")
-def barlow_twins(z_a, z_b, redundancy_weight=0.0051, epsilon=1e-5, return_terms=False):
+def barlow_twins(z_a, z_b, redundancy_weight=0.0051, epsilon=1e-5, scale_loss=1.0, return_terms=False):
     """Barlow Twins loss (Zbontar et al. 2021, arXiv:2103.03230, Eqs. 1-2), as the official ``main.py`` computes it.
 
-    ``L = Σ_i (1 − c_ii)² + λ Σ_{i≠j} c_ij²`` with ``c`` the cross-correlation of the batch-standardised views
+    ``L = s · (Σ_i (1 − c_ii)² + λ Σ_{i≠j} c_ij²)`` with ``c`` the cross-correlation of the batch-standardised views
     (:func:`cross_correlation`; ``BatchNorm1d(affine=False)`` in training mode: biased variance, ``ε`` inside the
     square root). The official code all-reduces ``c`` over GPUs after dividing by the per-GPU batch; on the global
     batch seen here that is the same ``c``. Computed in float32 (float64 inputs stay float64). ``L`` is invariant
@@ -55,6 +62,9 @@ def barlow_twins(z_a, z_b, redundancy_weight=0.0051, epsilon=1e-5, return_terms=
         z_a, z_b: embeddings of the two views, shape ``(batch, dim)``, ``batch ≥ 2``.
         redundancy_weight: λ ≥ 0, weight of the off-diagonal term (official 0.0051).
         epsilon: ε ≥ 0 of the batch standardisation.
+        scale_loss: ``s > 0``, a factor on the whole loss: 1 in the official code; solo-learn's ``scale_loss``
+            (``solo/losses/barlow.py``; 0.1 in its CIFAR config ``scripts/pretrain/cifar/barlow.yaml``, whose
+            numbers the CIFAR recipes cite). The reported terms are not scaled.
         return_terms: return ``{"loss", "invariance", "redundancy"}`` (unweighted ``Σ_i (1 − c_ii)²`` and
             ``Σ_{i≠j} c_ij²``) instead.
 
@@ -68,9 +78,11 @@ def barlow_twins(z_a, z_b, redundancy_weight=0.0051, epsilon=1e-5, return_terms=
         0.0013114
     """
     redundancy_weight = check_nonnegative(redundancy_weight, "redundancy_weight")
+    scale_loss = check_positive(scale_loss, "scale_loss")
     c = cross_correlation(z_a, z_b, epsilon)
     terms = {"invariance": ops.sum(ops.square(1.0 - ops.diagonal(c))), "redundancy": off_diagonal_square_sum(c)}
-    return loss_or_terms(terms["invariance"] + redundancy_weight * terms["redundancy"], terms, return_terms)
+    loss = terms["invariance"] + redundancy_weight * terms["redundancy"]
+    return loss_or_terms(loss if scale_loss == 1.0 else scale_loss * loss, terms, return_terms)
 
 
 @keras.saving.register_keras_serializable(package="kspectral")
@@ -87,9 +99,10 @@ class BarlowTwinsLoss(ObjectiveLoss):
 
     objective = staticmethod(barlow_twins)
 
-    def __init__(self, redundancy_weight=0.0051, epsilon=1e-5, name="barlow_twins", dtype=None):
+    def __init__(self, redundancy_weight=0.0051, epsilon=1e-5, scale_loss=1.0, name="barlow_twins", dtype=None):
         super().__init__(name, dtype, redundancy_weight=check_nonnegative(redundancy_weight, "redundancy_weight"),
-                         epsilon=check_nonnegative(epsilon, "epsilon"))
+                         epsilon=check_nonnegative(epsilon, "epsilon"),
+                         scale_loss=check_positive(scale_loss, "scale_loss"))
 
 
 __all__ = ["BarlowTwinsLoss", "barlow_twins", "batch_standardize", "cross_correlation"]

@@ -16,6 +16,8 @@ import difflib
 import math
 from dataclasses import dataclass, field
 
+from kspectral.recipes import load_recipe  # noqa: F401  (re-exported: runs.load_recipe)
+
 PAIRS = ("augment", "knn", "labels")
 DEFAULT_PROJECTOR = "1024-1024-1024"
 KNN_PRESETS = ("dino", "instdisc")
@@ -29,8 +31,13 @@ LR_SCALING = ("none", "linear")
 BASELINES = ("auto", "linear", "none")
 #: distribution strategies (:func:`kspectral.distribute.make_strategy`)
 STRATEGIES = ("auto", "one", "mirrored", "multiworker", "tpu")
-#: numeric precisions: Keras dtype policies float32, mixed_bfloat16, mixed_float16
-PRECISIONS = ("fp32", "bf16", "fp16")
+#: numeric precisions: Keras dtype policies float32, mixed_bfloat16, mixed_float16; "auto": bf16 on GPUs that
+#: compute in bfloat16 (compute capability ≥ 8.0) and on TPUs, fp32 elsewhere (CPUs)
+PRECISIONS = ("fp32", "bf16", "fp16", "auto")
+#: the options of the projector (:class:`kspectral.methods.Projector`) a run may set
+PROJECTOR_OPTIONS = {"batchnorm": bool, "last_bias": bool, "last_batchnorm": bool, "layer_defaults": str}
+#: the options of the learning-rate schedule (:class:`kspectral.optimizers.WarmupCosine`) a run may set
+SCHEDULE_OPTIONS = {"warmup_start": float, "warmup_law": str, "final_learning_rate": float}
 #: XLA compilation of the train step: "auto" (on for GPUs and TPUs, off on CPUs), "on", "off"
 JIT = ("auto", "on", "off")
 #: the largest input dimension for which ``baseline = "auto"`` fits the linear closed form (a D×D eigenproblem)
@@ -54,11 +61,20 @@ class RunConfig:
         augment_options: options of the preset (e.g. ``{"strength": 0.5}``).
         encoder: built-in encoder (``mlp``, ``conv``, ``resnet18``, ``resnet34``, ``resnet50``) or ``keras:NAME``.
         encoder_widths: encoder block widths, e.g. ``"512-256"`` (``None``: the encoder's default).
-        stem: ResNet stem: ``"auto"`` (CIFAR stem for images ≤ 64 px), ``"cifar"`` or ``"imagenet"``.
+        stem: ResNet stem: ``"auto"`` (CIFAR stem for images ≤ 64 px), ``"cifar"``, ``"cifar_pad2"`` (solo-learn's
+            CIFAR stem: the 3×3 convolution padded by 2, 34×34 maps) or ``"imagenet"``.
+        normalize: normalise the encoder's inputs with a dataset's per-channel mean and std (``"cifar10"``,
+            ``"cifar100"``, ``"stl10"``, ``"imagenet"``; ``None``: none), as solo-learn's pipelines end. The
+            :class:`~kspectral.data.Normalize` layer is the encoder's first layer, so the training views, the probes
+            and ``model.encode`` all see normalised images alike (``model.keras`` holds it).
         zero_init_residual: start each ResNet block as the identity (the official VICReg / Barlow Twins code).
         projector: projector spec, e.g. ``"1024-1024-1024"``; ``None`` means ``"1024-1024-1024"`` for methods
             with a projector (:func:`with_defaults`). Methods with their own heads (CISSL, DISSL) take none; their
             heads are set by ``method_options``.
+        projector_options: options of the projector (:class:`kspectral.methods.Projector`): ``batchnorm``
+            (``false``: hidden layers ``Linear-ReLU`` with biases and no BatchNorm, solo-learn's SimCLR head),
+            ``last_bias``, ``last_batchnorm``, ``layer_defaults`` (``"pytorch"``: PyTorch's initialisation and
+            BatchNorm ε/momentum, as the PyTorch sources of the recipes).
         pairs: where positive pairs come from: ``"augment"`` (two augmentations of each image),
             ``"knn"`` (edges of a kNN graph on pixels) or ``"labels"`` (same-label pairs).
         knn_k: neighbours of the kNN graph (``pairs="knn"``).
@@ -73,7 +89,11 @@ class RunConfig:
         momentum: momentum of ``lars`` and ``sgd``.
         optimizer_options: further keyword arguments of the optimizer (e.g. ``{"trust_coefficient": 0.02}`` for
             LARS, ``{"beta_1": 0.95}`` for AdamW).
-        warmup_epochs: linear warm-up epochs before the cosine decay.
+        warmup_epochs: linear warm-up epochs before the cosine decay. A run shorter than its warm-up (e.g. a recipe
+            smoke-tested with ``--epochs 1``) warms up over the whole run, with a one-line note.
+        schedule_options: options of the learning-rate schedule (:class:`kspectral.optimizers.WarmupCosine`):
+            ``warmup_start`` (the rate at step 0; solo-learn's ``3e-5``), ``warmup_law`` (``"keras"`` or
+            ``"pl_bolts"``, solo-learn's), ``final_learning_rate``.
         seed: seed of data split, pairs, augmentations and initialisation.
         test_size: held-out fraction for the probes (datasets without a test split).
         baseline: the closed-form spectral baseline: ``"linear"``, ``"none"``, or ``"auto"`` (linear when the
@@ -84,14 +104,20 @@ class RunConfig:
         knn_preset: kNN probe preset, ``"dino"`` or ``"instdisc"``.
         online_probe: train a linear probe on the stop-gradient representations during training and report
             ``online_linear_top1`` and ``online_knn_top1`` on the test split each epoch (labelled data only).
+        classifier_lr: train the online probe as solo-learn trains the classifier behind its published numbers: in
+            the run's optimizer and schedule with this peak learning rate (scaled by ``lr_scaling`` as
+            ``learning_rate``), no weight decay, on both views' detached representations
+            (``SSLModel(online_probe_protocol="solo_learn")``); ``None``: kspectral's probe (Adam 1e-3, first view).
+            Without an online probe (``online_probe = false``, or unlabelled data) it has no effect.
         tensorboard: write TensorBoard logs to ``RUN_DIR/tensorboard``.
         strategy: ``tf.distribute`` strategy: ``"auto"`` (mirrored over all GPUs when there are several, else one
             device), ``"one"``, ``"mirrored"`` (all GPUs, or the logical CPUs of ``cpu_devices``),
             ``"multiworker"`` (``MultiWorkerMirroredStrategy``, configured by ``TF_CONFIG``) or ``"tpu"``.
         cpu_devices: split the CPU into this many logical devices (``None``: leave it whole), so that ``mirrored``
             can run on a machine without GPUs; the batch size must be a multiple of it.
-        precision: ``"fp32"``, ``"bf16"`` (``mixed_bfloat16``) or ``"fp16"`` (``mixed_float16``, with loss scaling);
-            the losses, statistics and probes compute in float32.
+        precision: ``"fp32"``, ``"bf16"`` (``mixed_bfloat16``), ``"fp16"`` (``mixed_float16``, with loss scaling)
+            or ``"auto"`` (bf16 on GPUs of compute capability ≥ 8.0 and on TPUs, fp32 elsewhere); the losses,
+            statistics and probes compute in float32.
         jit: XLA-compile the train step: ``"auto"`` (on GPUs and TPUs, off on CPUs, where it was measured slower
             for convnets), ``"on"`` or ``"off"``.
         checkpoint_every: also checkpoint every this many steps (``None``: at the end of each epoch only).
@@ -116,7 +142,9 @@ class RunConfig:
     encoder_widths: str | None = None
     stem: str = "auto"
     zero_init_residual: bool = False
+    normalize: str | None = None
     projector: str | None = None
+    projector_options: dict = field(default_factory=dict)
     pairs: str = "augment"
     knn_k: int = 10
     epochs: int = 100
@@ -129,6 +157,7 @@ class RunConfig:
     momentum: float = 0.9
     optimizer_options: dict = field(default_factory=dict)
     warmup_epochs: int = 0
+    schedule_options: dict = field(default_factory=dict)
     seed: int = 0
     test_size: float = 0.2
     baseline: str = "auto"
@@ -137,6 +166,7 @@ class RunConfig:
     baseline_samples: int = 10000
     knn_preset: str = "dino"
     online_probe: bool = True
+    classifier_lr: float | None = None
     tensorboard: bool = True
     strategy: str = "auto"
     cpu_devices: int | None = None
@@ -178,8 +208,19 @@ class RunConfig:
             raise ValueError(f"batch_size={self.batch_size} does not split over cpu_devices={self.cpu_devices}: each "
                              "replica takes batch_size / cpu_devices pairs; choose a batch size that is a multiple of "
                              "it")
-        if self.warmup_epochs < 0 or 0 < self.epochs <= self.warmup_epochs:
-            raise ValueError(f"warmup_epochs must lie in [0, epochs), got {self.warmup_epochs!r}")
+        if self.warmup_epochs < 0:
+            raise ValueError(f"warmup_epochs must be an integer ≥ 0, got {self.warmup_epochs!r}")
+        if self.normalize is not None:
+            _check_choice("normalize", self.normalize, data.NORMALIZATION)
+        if "normalize" in self.augment_options:
+            raise ValueError("normalise a run's images with its normalize setting (e.g. --set normalize=cifar10), not "
+                             "augment_options.normalize: the setting puts the normalisation in the encoder, so the "
+                             "test images are normalised too")
+        _check_options("projector_options", self.projector_options, PROJECTOR_OPTIONS)
+        _check_options("schedule_options", self.schedule_options, SCHEDULE_OPTIONS)
+        if self.classifier_lr is not None:
+            if not math.isfinite(self.classifier_lr) or self.classifier_lr <= 0:
+                raise ValueError(f"classifier_lr must be a positive number, got {self.classifier_lr!r}")
         if not 0 <= self.seed < 2**32:
             raise ValueError(f"seed must be an integer in [0, 2³²), got {self.seed!r}")
         for name, positive in (("learning_rate", True), ("weight_decay", False), ("test_size", True),
@@ -191,6 +232,9 @@ class RunConfig:
             raise ValueError(f"test_size must lie strictly between 0 and 1, got {self.test_size!r}")
         if self.encoder_widths is not None:
             parse_widths(self.encoder_widths, what="encoder")
+        if self.projector_options and not method_class.uses_projector:
+            raise ValueError(f"{self.method} has no projector (its heads are set by method_options); drop "
+                             "projector_options")
         if self.projector is not None:
             if not method_class.uses_projector:
                 raise ValueError(f"{self.method} has no projector (its heads are set by method_options); "
@@ -228,7 +272,8 @@ FIELD_TYPES = {
     (str, type(None)), "stem": str, "zero_init_residual": bool, "projector": (str, type(None)), "pairs": str,
     "knn_k": int, "epochs": int, "steps_per_epoch": (int, type(None)), "batch_size": int, "optimizer": str,
     "learning_rate": float, "lr_scaling": str, "weight_decay": float, "momentum": float, "optimizer_options": dict,
-    "warmup_epochs": int,
+    "warmup_epochs": int, "normalize": (str, type(None)), "projector_options": dict, "schedule_options": dict,
+    "classifier_lr": (float, type(None)),
     "seed": int, "test_size": float, "baseline": str, "baseline_dim": int, "baseline_rounds": int,
     "baseline_samples": int, "knn_preset": str, "online_probe": bool, "tensorboard": bool, "strategy": str,
     "cpu_devices": (int, type(None)), "precision": str, "jit": str, "checkpoint_every": (int, type(None)),
@@ -260,6 +305,15 @@ def _check_choice(name, value, allowed):
         raise ValueError(f"unknown {name} {value!r}; choose one of: {', '.join(allowed)}")
 
 
+def _check_options(name, options, allowed):
+    """A table of options whose keys and value types are those of ``allowed`` (``{key: type}``)."""
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown {name}: {', '.join(unknown)}; allowed: {', '.join(allowed)}")
+    for key, value in options.items():
+        _check_type(f"{name}.{key}", value, allowed[key])
+
+
 def _method_class(method):
     from kspectral import methods
 
@@ -289,37 +343,6 @@ def with_defaults(config):
     return filled
 
 
-def load_recipe(name_or_path):
-    """The fields of a recipe (a TOML file, or a shipped recipe's name) as a dict.
-
-    A recipe's keys are :class:`RunConfig` fields, at top level or under ``[train]`` (not both). Recipes are data:
-    they are parsed as TOML (``tomllib``), never evaluated, so a string that holds Python code stays a string; and
-    no field is an output path (only ``kspectral train --out`` chooses where a run writes).
-
-    Raises:
-        FileNotFoundError: no such file or shipped recipe (the message lists the shipped ones).
-        ValueError: the file is not UTF-8 TOML, or mixes top-level fields with a ``[train]`` table (the message
-            names the file).
-    """
-    import tomllib
-
-    from kspectral.recipes import find_recipe, read_recipe_text
-
-    path = find_recipe(name_or_path)
-    text = read_recipe_text(path)
-    try:
-        values = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"recipe {path} is not valid TOML ({exc}); fix that line") from None
-    if "train" not in values:
-        return values
-    others = sorted(k for k in values if k != "train")
-    if others:
-        raise ValueError(f"recipe {path} has keys outside its [train] table ({', '.join(others)}); move them under "
-                         "[train]")
-    return values["train"]
-
-
 def parse_setting(item):
     """``("key", value)`` or ``("table.key", value)`` from a ``--set KEY=VALUE`` string.
 
@@ -346,6 +369,10 @@ def parse_setting(item):
     return key, value
 
 
+#: the config fields that are tables of options (``--set TABLE.KEY=VALUE``)
+TABLES = ("method_options", "augment_options", "optimizer_options", "projector_options", "schedule_options")
+
+
 def apply_settings(values, settings):
     """Apply ``--set`` strings to a dict of config fields (``table.key`` sets a key of a table field)."""
     values = {k: (dict(v) if isinstance(v, dict) else v) for k, v in values.items()}
@@ -353,9 +380,8 @@ def apply_settings(values, settings):
         key, value = parse_setting(item)
         if "." in key:
             table, _, sub = key.partition(".")
-            if table not in ("method_options", "augment_options", "optimizer_options"):
-                raise ValueError(f"--set {key}: only method_options.KEY, augment_options.KEY and "
-                                 "optimizer_options.KEY take a dotted key")
+            if table not in TABLES:
+                raise ValueError(f"--set {key}: only {', '.join(t + '.KEY' for t in TABLES)} take a dotted key")
             values.setdefault(table, {})[sub] = value
         else:
             values[key] = value

@@ -7,8 +7,9 @@
 - ``strategy`` picks the ``tf.distribute`` strategy (:func:`kspectral.distribute.make_strategy`); the model is built
   and compiled under its scope, and ``fit()`` splits each global batch of ``batch_size`` pairs over the replicas;
 - ``precision`` sets Keras' global dtype policy while the model is built (``fp32`` → ``float32``, ``bf16`` →
-  ``mixed_bfloat16``, ``fp16`` → ``mixed_float16``, which Keras trains with a ``LossScaleOptimizer``); the objective,
-  the batch statistics and the probes compute in float32 whatever the policy;
+  ``mixed_bfloat16``, ``fp16`` → ``mixed_float16``, which Keras trains with a ``LossScaleOptimizer``; ``auto`` →
+  ``bf16`` where the accelerator computes in bfloat16, :func:`resolve_precision`); the objective, the batch
+  statistics and the probes compute in float32 whatever the policy;
 - ``jit`` is ``compile(jit_compile=...)``: ``"auto"`` is XLA on GPUs and TPUs and none on CPUs, where it was measured
   slower for convnets (``BENCHMARKS.md``, "Precision and XLA").
 """
@@ -58,6 +59,23 @@ def resolve_jit(jit):
     return bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
 
 
+def resolve_precision(precision):
+    """The precision a config's ``precision`` runs at: ``"auto"`` is ``"bf16"`` on TPUs and on GPUs of compute
+    capability ≥ 8.0 (Ampere and later, which have bfloat16 tensor cores), ``"fp32"`` elsewhere (CPUs, older
+    GPUs); the other values are kept."""
+    if precision != "auto":
+        return precision
+    import tensorflow as tf
+
+    if tf.config.list_logical_devices("TPU"):
+        return "bf16"
+    gpus = tf.config.list_physical_devices("GPU")
+    capabilities = [tf.config.experimental.get_device_details(gpu).get("compute_capability") for gpu in gpus]
+    if gpus and all(c is not None and tuple(c) >= (8, 0) for c in capabilities):
+        return "bf16"
+    return "fp32"
+
+
 @contextlib.contextmanager
 def _policy(name):
     """Keras' global dtype policy ``name`` inside the block, the previous one restored after it."""
@@ -73,8 +91,9 @@ def _policy(name):
 
 def dtype_policy(precision):
     """Set Keras' global dtype policy for ``precision`` inside the block, and restore the previous one after it."""
+    precision = resolve_precision(precision) if precision == "auto" else precision
     if precision not in POLICIES:
-        raise ValueError(f"unknown precision {precision!r}; choose one of: {', '.join(POLICIES)}")
+        raise ValueError(f"unknown precision {precision!r}; choose one of: {', '.join(POLICIES)}, auto")
     return _policy(POLICIES[precision])
 
 
@@ -92,7 +111,7 @@ def prepare(config):
     if config.batch_size % replicas:
         raise ValueError(f"batch_size={config.batch_size} does not split over the {replicas} replicas of "
                          f"--strategy {config.strategy}: choose a batch size that is a multiple of {replicas}")
-    return Execution(strategy, replicas, POLICIES[config.precision], resolve_jit(config.jit))
+    return Execution(strategy, replicas, POLICIES[resolve_precision(config.precision)], resolve_jit(config.jit))
 
 
 def worker_run_dir(out, strategy):
@@ -116,4 +135,5 @@ def building(execution):
         yield
 
 
-__all__ = ["POLICIES", "Execution", "building", "dtype_policy", "prepare", "resolve_jit", "worker_run_dir"]
+__all__ = ["POLICIES", "Execution", "building", "dtype_policy", "prepare", "resolve_jit", "resolve_precision",
+           "worker_run_dir"]

@@ -93,7 +93,43 @@ def build_encoder(config, dataset):
         raise ValueError(f"stem={config.stem!r} applies to the ResNet encoders only; drop --stem for {config.encoder}")
     elif config.zero_init_residual:
         raise ValueError(f"zero_init_residual applies to the ResNet encoders only, not to {config.encoder}")
-    return encoders.build_encoder(config.encoder, dataset.image_shape, config.encoder_widths, **options)
+    encoder = encoders.build_encoder(config.encoder, dataset.image_shape, config.encoder_widths, **options)
+    if config.normalize is not None:
+        encoder = encoders.with_input_normalization(encoder, dataset.image_shape, config.normalize)
+    return encoder
+
+
+def warmup_steps(config, steps):
+    """The warm-up's optimizer steps: ``warmup_epochs × steps``, clipped to the run (all but its last step)."""
+    return min(config.warmup_epochs * steps, max(config.epochs * steps, 1) - 1)
+
+
+def warmup_note(config, steps):
+    """A one-line note when the run is shorter than its warm-up (the warm-up is then clipped), else ``None``."""
+    if config.warmup_epochs <= 0 or config.warmup_epochs < config.epochs:
+        return None
+    return (f"note: warmup_epochs={config.warmup_epochs} is not shorter than epochs={config.epochs}; the warm-up is "
+            f"clipped to the run ({warmup_steps(config, steps)} of its {config.epochs * steps} steps) and the cosine "
+            "decay does not start")
+
+
+def _schedule(config, steps, peak):
+    from kspectral import optimizers
+
+    total = max(config.epochs * steps, 1)
+    try:
+        return optimizers.WarmupCosine(peak, total, warmup_steps=warmup_steps(config, steps),
+                                       **config.schedule_options)
+    except (TypeError, ValueError) as exc:  # the options come from the user: report them as bad input
+        raise ValueError(f"bad schedule_options: {exc}") from None
+
+
+def _peak(config, learning_rate):
+    from kspectral import optimizers
+
+    if config.lr_scaling == "linear":
+        return optimizers.scaled_learning_rate(learning_rate, config.batch_size)
+    return learning_rate
 
 
 def build_optimizer(config, steps):
@@ -101,18 +137,32 @@ def build_optimizer(config, steps):
 
     The peak learning rate is ``learning_rate``, times ``batch_size / 256`` with ``lr_scaling = "linear"``.
     """
+    return _optimizer(config, _schedule(config, steps, _peak(config, config.learning_rate)), config.weight_decay)
+
+
+def _optimizer(config, schedule, weight_decay):
     from kspectral import optimizers
 
-    peak = config.learning_rate
-    if config.lr_scaling == "linear":
-        peak = optimizers.scaled_learning_rate(peak, config.batch_size)
-    total = max(config.epochs * steps, 1)
-    schedule = optimizers.WarmupCosine(peak, total, warmup_steps=min(config.warmup_epochs * steps, total - 1))
     try:
-        return optimizers.build_optimizer(config.optimizer, schedule, weight_decay=config.weight_decay,
+        return optimizers.build_optimizer(config.optimizer, schedule, weight_decay=weight_decay,
                                           momentum=config.momentum, **config.optimizer_options)
     except (TypeError, ValueError) as exc:  # the options come from the user: report them as bad input
         raise ValueError(f"bad optimizer_options for {config.optimizer}: {exc}") from None
+
+
+def build_probe_optimizer(config, steps):
+    """The online probe's optimizer when ``classifier_lr`` is set: solo-learn's classifier parameter group.
+
+    solo-learn trains its online classifier in the run's optimizer as a parameter group with ``lr =
+    classifier_lr`` (scaled with the batch as ``lr``) and ``weight_decay = 0``, under the run's schedule
+    (``solo/methods/base.py``, ``learnable_params``). A parameter group is an optimizer of the same class and
+    options over its own variables, stepped with the others: so this is the run's optimizer, built again with the
+    schedule at ``classifier_lr`` and no weight decay. ``None`` without ``classifier_lr`` (the model's default
+    probe optimizer, Adam 1e-3).
+    """
+    if config.classifier_lr is None:
+        return None
+    return _optimizer(config, _schedule(config, steps, _peak(config, config.classifier_lr)), 0.0)
 
 
 def online_probe_classes(config, dataset):
@@ -136,13 +186,24 @@ def build_model(config, dataset, steps=None, jit_compile="auto"):
     """
     from kspectral import methods
 
+    from kspectral.methods import make_projector
+
+    steps = steps or steps_per_epoch(config, dataset)
     encoder = build_encoder(config, dataset)
-    heads = {"projector": config.projector} if config.projector is not None else {}
+    heads = {}
+    if config.projector is not None:
+        try:
+            heads["projector"] = make_projector(config.projector, **config.projector_options)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"bad projector_options: {exc}") from None
     extras = {}
     if (augmenters := device_augmenters(config, dataset)) is not None:
         extras["augmenters"] = augmenters
     if (classes := online_probe_classes(config, dataset)) is not None:
         extras["online_probe_classes"] = classes
+        if config.classifier_lr is not None:
+            extras["online_probe_optimizer"] = build_probe_optimizer(config, steps)
+            extras["online_probe_protocol"] = "solo_learn"
     try:
         # every BatchNorm, the encoder's too, normalises over the global batch under a strategy, as the official
         # VICReg and Barlow Twins code does with SyncBatchNorm (docs/distributed.md)
@@ -150,8 +211,7 @@ def build_model(config, dataset, steps=None, jit_compile="auto"):
         model = methods.create(config.method, encoder, **heads, **extras, **options)
     except (TypeError, ValueError) as exc:  # the options come from the user: report them as bad input
         raise ValueError(f"bad method_options for {config.method}: {exc}") from None
-    model.compile(optimizer=build_optimizer(config, steps or steps_per_epoch(config, dataset)),
-                  jit_compile=jit_compile)
+    model.compile(optimizer=build_optimizer(config, steps), jit_compile=jit_compile)
     model.build((None, *dataset.image_shape))
     # the optimizer's slots are created here, under the strategy's scope that build_model runs in: a resumed run
     # loads its checkpoint into them, and a MirroredStrategy refuses to create them outside its scope
@@ -390,6 +450,8 @@ def train(config, out=None, callbacks=(), verbose=0, on_stage=None, data=None):
     out, resuming = prepare_run_dir(out, config, steps)
     if execution.replicas > 1 or execution.policy != "float32" or execution.jit_compile:
         stage(f"running on {execution.describe()}")
+    if (note := warmup_note(config, steps)) is not None:
+        stage(note)
     trained = read_trained(out) if resuming else None
     if trained is not None and trained.get("requested_epochs") == config.epochs:
         stage(f"training finished before the interruption: loading {out / 'model.keras'}")
