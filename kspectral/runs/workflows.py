@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kspectral.runs.config import AUTO_BASELINE_MAX_FEATURES, KNN_PRESETS, RunConfig, with_defaults
+from kspectral.runs.honesty import online_probe_warnings
 from kspectral.runs.execution import building, worker_run_dir
 from kspectral.runs.execution import prepare as prepare_execution
 from kspectral.runs.problem import (
@@ -410,7 +411,8 @@ def train(config, out=None, callbacks=(), verbose=0, on_stage=None, data=None):
         baseline, summary = fit_baseline(config.method, problem, _baseline_dim(config, problem), regime)
     stage("probing" if dataset.labelled else "no probes: the dataset has no labels (probes need labelled data)")
     rows = _run_table(config, dataset, model, baseline)
-    warnings = _result_warnings(summary, rows, dataset)
+    warnings = _result_warnings(summary, rows, dataset) + online_probe_warnings(final, rows, dataset,
+                                                                                epochs_done * steps)
     metrics = {
         "method": config.method,
         "dataset": config.dataset,
