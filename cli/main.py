@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -571,8 +572,22 @@ def augment(
     console.print(f"wrote {path}", highlight=False)
 
 
+#: a terminal control sequence (colour, bold, cursor): Keras writes some into its error messages
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+
+
+def _plain(text):
+    """``text`` without terminal control sequences (Keras puts bold ``\\x1b[1m…\\x1b[0m`` in its errors)."""
+    return _ANSI.sub("", str(text))
+
+
+def _first_line(text):
+    """The first non-empty line of ``text`` (Keras' errors continue with the arguments of the failing call)."""
+    return next((line.strip() for line in _plain(text).splitlines() if line.strip()), "")
+
+
 def _error(message):
-    print(f"kspectral: error: {message}", file=sys.stderr, flush=True)
+    print(f"kspectral: error: {_plain(message)}", file=sys.stderr, flush=True)
 
 
 def _quote(path):
@@ -643,8 +658,8 @@ def main(argv=None):
         _error(exc)
         code = 1
     except Exception as exc:  # noqa: BLE001 - anything else is a bug in kspectral, not the user's input
-        _error(f"internal error: {type(exc).__name__}: {exc} (this is a bug; rerun with --debug for the traceback "
-               "and report it)")
+        _error(f"internal error: {type(exc).__name__}: {_first_line(exc)} (this is a bug; rerun with --debug for the "
+               "traceback and report it)")
         code = 1
     sys.exit(code if isinstance(code, int) else 0)
 

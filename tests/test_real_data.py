@@ -118,3 +118,115 @@ def test_train_warns_on_screen_in_metrics_and_in_the_plot_when_the_online_curve_
     with Image.open(out / "plots" / "training_curves.png") as image:
         description = image.text["Description"]
     assert description.endswith(f"note: {behind[0]['message']}")
+
+
+# ------------------------------------------------------------------- 2. flat features and augmentation presets
+@pytest.fixture(scope="module")
+def lfw_features(tmp_path_factory):
+    """The LFW subset as flat features: its 40 principal components, (200, 40), in an .npz with labels."""
+    from sklearn.decomposition import PCA
+
+    x, y = lfw()
+    path = tmp_path_factory.mktemp("features") / "lfw40.npz"
+    np.savez(path, x=PCA(40, random_state=0).fit_transform(x.reshape(200, -1)).astype(np.float32), y=y)
+    return path
+
+
+def test_flat_features_refuse_every_image_preset_in_one_line(lfw_features, tmp_path, capsys):
+    base = ["--epochs", "1", "--batch-size", "32"]
+    code, _, err = run_cli(["train", "--dataset", lfw_features, *base, "--out", tmp_path / "a"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "lfw40.npz: every augmentation preset augments images (H, W, C)" in err
+    assert "flat feature vectors of shape (40,)" in err and "--pairs knn" in err
+    assert "--augment" not in err  # the advice that led to an internal error is gone
+    for preset in ("digits", "cifar", "simclr", "byol", "multicrop"):  # before: IndexError in RandomTranslation
+        code, _, err = run_cli(["train", "--dataset", lfw_features, "--augment", preset, *base,
+                                "--out", tmp_path / preset], capsys)
+        assert code == 2 and len(err.strip().splitlines()) == 1, err
+        assert f"the {preset!r} preset augments images (H, W, C)" in err and "internal error" not in err
+    code, _, err = run_cli(["train", "--dataset", lfw_features, "--augment", "digits", "--augment-on", "device",
+                            *base, "--out", tmp_path / "device"], capsys)
+    assert code == 2 and "flat feature vectors" in err
+    code, _, err = run_cli(["spectral", "--dataset", lfw_features, "--graph", "pairs", "--augment", "digits"], capsys)
+    assert code == 2 and "the 'digits' preset augments images" in err
+    assert not any((tmp_path / name).exists() for name in ("a", "digits", "device"))  # refused before any write
+    # what the message advises works: graph pairs on the features
+    code, printed, err = run_cli(["train", "--dataset", lfw_features, "--pairs", "knn", *base, "--projector",
+                                  "32-32", "--out", tmp_path / "knn"], capsys)
+    assert code == 0, err
+    assert json.loads((tmp_path / "knn" / "metrics.json").read_text())["probes"]["raw pixels"]["dim"] == 40
+
+
+def test_errors_redirected_to_a_file_hold_no_terminal_codes(lfw_features, tmp_path, monkeypatch, capsys):
+    log = tmp_path / "out.txt"
+    with open(log, "w") as sink:
+        proc = subprocess.run([sys.executable, "-m", "kspectral_cli.main", "train", "--dataset", str(lfw_features),
+                               "--augment", "digits", "--batch-size", "32", "--out", str(tmp_path / "r")],
+                              stdout=sink, stderr=subprocess.STDOUT, timeout=300,
+                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    text = log.read_text()
+    assert proc.returncode == 2 and "\x1b" not in text and "flat feature vectors" in text
+    # an internal error whose message Keras formatted for a terminal: one plain line
+    from kspectral import runs
+
+    def keras_like_failure(*args, **kwargs):
+        raise IndexError("\x1b[1mtuple index out of range\x1b[0m\n\nArguments received by RandomTranslation.call():"
+                         "\n  • data=tf.Tensor(shape=(240, 40), dtype=float32)")
+
+    monkeypatch.setattr(runs, "train", keras_like_failure)
+    code, _, err = run_cli(["train", "--epochs", "1", "--out", tmp_path / "x"], capsys)
+    assert code == 1 and "\x1b" not in err and len(err.strip().splitlines()) == 1
+    assert err.startswith("kspectral: error: internal error: IndexError: tuple index out of range (this is a bug")
+
+
+# ------------------------------------------------------------------- 3. keras.callbacks.BackupAndRestore in fit()
+def test_backup_and_restore_resumes_a_fresh_model(lfw_data, tmp_path):
+    """Before, fit() of a fresh VICReg(encoder=...) with BackupAndRestore stopped at once: "you model must be built
+    before you call fit()". It now builds from the encoder's input shape; a killed fit resumes at its epoch."""
+    from kspectral.data import augmented_pairs, augmenter_for
+    from kspectral.methods import VICReg
+
+    ds, backup = lfw_data, str(tmp_path / "backup")
+    pairs = augmented_pairs(ds.x_train, augmenter_for(ds.image_shape, "digits", seed=0), batch_size=40,
+                            labels=ds.y_train, seed=0)
+
+    def fresh():
+        keras.utils.set_random_seed(0)
+        encoder = keras.Sequential([keras.Input(ds.image_shape), keras.layers.Flatten(), keras.layers.Dense(32),
+                                    keras.layers.BatchNormalization(), keras.layers.ReLU()])
+        model = VICReg(encoder=encoder, projector="32-32", online_probe_classes=2)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+        return model
+
+    class Kill(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 0:
+                raise RuntimeError("killed after epoch 1")
+
+    class Watch(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.epochs, self.weights = [], None
+
+        def on_train_begin(self, logs=None):
+            self.weights = [w.numpy().copy() for w in self.model.weights]
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epochs.append(epoch)
+
+    first = fresh()
+    assert not first.built
+    with pytest.raises(RuntimeError, match="killed after epoch 1"):
+        first.fit(pairs, epochs=3, verbose=0, callbacks=[keras.callbacks.BackupAndRestore(backup), Kill()])
+    kept = [w.numpy().copy() for w in first.weights]
+    second, watch = fresh(), Watch()
+    history = second.fit(pairs, epochs=3, verbose=0, callbacks=[keras.callbacks.BackupAndRestore(backup), watch])
+    assert watch.epochs == [1, 2] and len(history.history["loss"]) == 2
+    assert len(watch.weights) == len(kept)
+    for restored, value in zip(watch.weights, kept):  # the restored state is the killed run's after epoch 1
+        np.testing.assert_array_equal(restored, value)
+    assert not os.path.exists(backup)  # removed once the run finished
+    # an encoder whose input shape is unknown builds on the first batch, as before
+    unbuilt = VICReg(encoder=keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(8)]), projector="8")
+    assert unbuilt.build_from_encoder() is False and not unbuilt.built
+    assert fresh().build_from_encoder() is True
