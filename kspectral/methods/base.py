@@ -690,7 +690,26 @@ class SSLModel(keras.Model):
         shuffle_given = "shuffle" in kwargs or len(args) >= 7  # shuffle is fit's 9th positional argument
         if not shuffle_given and isinstance(x, (tf.data.Dataset, tf.distribute.DistributedDataset)):
             kwargs["shuffle"] = False
+        self.build_from_encoder()
         return super().fit(x, y, *args, **kwargs)
+
+    def build_from_encoder(self):
+        """Build the model (heads, online probe, its optimizer) from the encoder's input shape, when it is known.
+
+        ``fit()`` calls it first: callbacks such as ``keras.callbacks.BackupAndRestore`` need a built model in
+        ``on_train_begin``, before the first batch would build it. The shape is known when the encoder is a built
+        Keras model with one input (e.g. ``keras.Sequential([keras.Input(shape), ...])`` or a functional model);
+        otherwise nothing happens and the first batch builds the model, or build it yourself:
+        ``model.build((None, *input_shape))``. Returns whether the model is built.
+        """
+        if self.built:
+            return True
+        inputs = getattr(self.encoder, "inputs", None) if self.encoder.built else None
+        if not inputs or len(inputs) != 1 or inputs[0].shape is None:
+            return False
+        with self.distribute_strategy.scope():
+            self.build((None, *tuple(inputs[0].shape)[1:]))
+        return True
 
     def compile_from_config(self, config):
         """Re-compile a loaded model from its saved compile config (optimizer state included)."""
