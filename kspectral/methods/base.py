@@ -173,6 +173,19 @@ def _check_augmenters(augmenters):
     return augmenters
 
 
+def _representation_shape_error(shape):
+    """The message for an encoder whose output is not ``(batch, dim)``, with the fix that suits its rank."""
+    start = f"the encoder must return (batch, dim) representations, but it returns shape {shape}"
+    if len(shape) == 3:
+        return (f"{start}, a sequence of tokens (batch, tokens, d); end it with "
+                "keras.layers.GlobalAveragePooling1D() (the mean over the tokens), or return the class token x[:, 0] "
+                "(in your model's call or a registered layer: kspectral refuses Lambda layers when loading)")
+    if len(shape) == 4:
+        return (f"{start}, a feature map (batch, height, width, channels); end it with "
+                "keras.layers.GlobalAveragePooling2D() or Flatten()")
+    return f"{start}; end it with a pooling layer (GlobalAveragePooling1D/2D/3D) or Flatten()"
+
+
 def _check_probe(classes, optimizer):
     """The online probe's class count and optimizer (``(None, None)`` without a probe)."""
     if classes is None:
@@ -350,10 +363,7 @@ class SSLModel(keras.Model):
             self.encoder.build(input_shape)
         rep_shape = _as_shape_tuple(self.encoder.compute_output_shape(input_shape))
         if len(rep_shape) != 2:
-            raise ValueError(
-                f"the encoder must return (batch, dim) representations, but it returns shape {rep_shape}; "
-                "end it with keras.layers.GlobalAveragePooling2D() or Flatten()"
-            )
+            raise ValueError(_representation_shape_error(rep_shape))
         self.representation_dim = rep_shape[-1]
         self.build_heads(rep_shape)
         if self.online_probe is not None and not self.online_probe.built:
