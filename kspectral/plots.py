@@ -386,7 +386,9 @@ def plot_training_curves(history, out, *, references=None, notes=(), batch_size=
         fig.tight_layout(rect=(0, min(0.5, lines * 0.11 / (3.0 * rows)), 1, 1))
     else:
         fig.tight_layout()
-    description = "training curves: " + "; ".join(title for title, _, _ in groups)
+    description = "training curves: " + "; ".join(
+        title + (f" [{caption}]" if (caption := PANEL_CAPTIONS.get(title, "").format(batch=batch)) else "")
+        for title, _, _ in groups)
     description += "".join(f"; note: {note}" for note in notes)
     return _save(fig, out, description)
 
@@ -407,6 +409,12 @@ def representations(model, x):
         return h, None
     z = _batched(model.embed, x).astype(np.float64)
     return h, z
+
+
+def spectrum_caption(n, source="test images"):
+    """The caption of ``spectrum.png``: what its RankMe values were measured on."""
+    return (f"RankMe measured on these {n} {source} (representations: encoder output; embeddings: projector "
+            "output),\nnot on training batches as in training_curves.png")
 
 
 def plot_spectrum(features, out, *, source="test images"):
@@ -446,9 +454,7 @@ def plot_spectrum(features, out, *, source="test images"):
     ax.set_title(f"covariance spectrum of {n} {source}", fontsize=10)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
-    fig.text(0.01, 0.01, f"RankMe measured on these {n} {source} (representations: encoder output; embeddings: "
-             "projector output),\nnot on training batches as in training_curves.png", ha="left", va="bottom",
-             fontsize=7, color="dimgray")
+    fig.text(0.01, 0.01, spectrum_caption(n, source), ha="left", va="bottom", fontsize=7, color="dimgray")
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     return _save(fig, out, "; ".join(summary))
 
@@ -635,7 +641,8 @@ def _batch_size(run_dir):
         return None
 
 
-def plot_run(run_dir, *, model=None, dataset=None, out_dir=None, embedding="pca", max_points=MAX_POINTS, seed=0):
+def plot_run(run_dir, *, model=None, dataset=None, out_dir=None, embedding="pca", max_points=MAX_POINTS, seed=0,
+             on_stage=None):
     """Write the figures of a run directory as PNGs into ``RUN_DIR/plots/`` (or ``out_dir``).
 
     - ``training_curves.png`` from ``history.csv`` (:func:`plot_training_curves`), with the encoder's final offline
@@ -661,6 +668,7 @@ def plot_run(run_dir, *, model=None, dataset=None, out_dir=None, embedding="pca"
         embedding: ``"pca"`` or ``"tsne"``.
         max_points: at most this many test images for the spectrum and the map.
         seed: seed of the subset and of t-SNE.
+        on_stage: optional function called with a short description of each stage (loading, encoding, drawing).
 
     Returns:
         :class:`Plots`: the written paths, in the order above, with ``skipped = {file name: reason}``.
@@ -686,6 +694,7 @@ def plot_run(run_dir, *, model=None, dataset=None, out_dir=None, embedding="pca"
         raise ValueError(f"--out {out_dir} exists and is not a directory; choose a folder for the PNGs")
     out_dir.mkdir(parents=True, exist_ok=True)  # an unwritable place fails here, before any figure is drawn
     result = Plots()
+    stage = on_stage or (lambda message: None)
 
     def skip(name, reason):
         result.skipped[name] = reason
@@ -695,12 +704,15 @@ def plot_run(run_dir, *, model=None, dataset=None, out_dir=None, embedding="pca"
     if not history.exists():
         skip("training_curves.png", f"{history} is missing")
     else:
+        stage("drawing training_curves.png from history.csv")
         references, notes = _online_notes(run_dir)
         path = plot_training_curves(read_history(history), out_dir / "training_curves.png", references=references,
                                     notes=notes, batch_size=_batch_size(run_dir))
         result.append(path) if path else skip("training_curves.png", f"{history} has no finite values")
 
     reason = None
+    if model is None or dataset is None:
+        stage("loading the run's model and dataset")
     try:
         if model is None:
             model = load_run_model(run_dir)
@@ -725,9 +737,11 @@ def plot_run(run_dir, *, model=None, dataset=None, out_dir=None, embedding="pca"
         index = np.arange(len(x))
         if len(x) > max_points:
             index = np.sort(np.random.default_rng(seed).choice(len(x), max_points, replace=False))
+        stage(f"encoding {len(index)} {split} images for spectrum.png and embedding_2d.png")
         h, z = representations(model, x[index])
         features = {"representations": h} if z is None else {"representations": h, "embeddings": z}
         result.append(plot_spectrum(features, out_dir / "spectrum.png", source=f"{split} images"))
+        stage(f"drawing embedding_2d.png ({embedding.upper() if embedding == 'pca' else 't-SNE'})")
         y = _labels(dataset, len(x), split)
         result.append(plot_embedding_2d(h, None if y is None else y[index], out_dir / "embedding_2d.png",
                                         method=embedding, seed=seed, source=split,

@@ -150,6 +150,10 @@ def test_flat_features_refuse_every_image_preset_in_one_line(lfw_features, tmp_p
     code, _, err = run_cli(["spectral", "--dataset", lfw_features, "--graph", "pairs", "--augment", "digits"], capsys)
     assert code == 2 and "the 'digits' preset augments images" in err
     assert not any((tmp_path / name).exists() for name in ("a", "digits", "device"))  # refused before any write
+    from kspectral.data import augmenter_for
+
+    with pytest.raises(ValueError, match="images with 4 channels; the augmentation presets take 1 .grayscale. or 3"):
+        augmenter_for((8, 8, 4))
     # what the message advises works: graph pairs on the features
     code, printed, err = run_cli(["train", "--dataset", lfw_features, "--pairs", "knn", *base, "--projector",
                                   "32-32", "--out", tmp_path / "knn"], capsys)
@@ -230,3 +234,155 @@ def test_backup_and_restore_resumes_a_fresh_model(lfw_data, tmp_path):
     unbuilt = VICReg(encoder=keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(8)]), projector="8")
     assert unbuilt.build_from_encoder() is False and not unbuilt.built
     assert fresh().build_from_encoder() is True
+
+
+# ------------------------------------------------------------------- 4. the MLP probe's cost, progress on screen
+@pytest.fixture(scope="module")
+def lfw_run(lfw_folder, tmp_path_factory):
+    """A one-epoch VICReg run on the LFW folder (mlp encoder, batch 32)."""
+    out = tmp_path_factory.mktemp("runs") / "lfw"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--dataset", str(lfw_folder), "--epochs", "1", "--batch-size", "32", "--projector", "64-64",
+              "--set", "encoder_widths=64", "--out", str(out)])
+    assert exit_info.value.code == 0
+    return out
+
+
+@pytest.mark.slow
+def test_a_narrower_mlp_probe_costs_a_tenth_for_the_same_top1():
+    """1 200 patches of scikit-learn's two photos (8×8 RGB), which photo each is from: 2×512 units against
+    Dubois et al.'s 2×2048, 100 epochs each (the figures of mlp_probe's docstring)."""
+    import time
+
+    from kspectral.probes import mlp_probe
+
+    x, y = sample_patches(size=8, per_image=600)
+    order = np.random.default_rng(0).permutation(len(x))
+    x, y = x.reshape(len(x), -1)[order], y[order]
+    args = (x[:1000], y[:1000], x[1000:], y[1000:])
+    seconds, top1 = {}, {}
+    for hidden in (512, 2048):
+        started = time.perf_counter()
+        top1[hidden] = mlp_probe(*args, hidden=hidden)
+        seconds[hidden] = time.perf_counter() - started
+    assert top1[2048] > 0.9 and abs(top1[512] - top1[2048]) <= 0.03
+    assert seconds[512] < seconds[2048] / 3
+
+
+def test_probe_shows_each_stage_on_screen(lfw_run, capsys):
+    code, printed, err = run_cli(["probe", lfw_run], capsys)
+    assert code == 0, err
+    lines = [" ".join(line.split()) for line in printed.split("· ")]
+    assert any(line.startswith(f"loading {lfw_run / 'model.keras'}") for line in lines)
+    assert "fitting the closed-form spectral baseline (its graph first)" in lines
+    assert "probing raw pixels (625 features of 160 training images): linear, kNN" in lines
+    assert "probing vicreg encoder (64 features of 160 training images): linear, kNN" in lines
+    assert printed.index("probing raw pixels") < printed.index("Top-1 of")
+
+
+def test_probe_with_the_mlp_probe_reports_each_row_and_its_width(lfw_run, capsys):
+    code, printed, err = run_cli(["probe", lfw_run, "--probe", "mlp", "--mlp-hidden", "64"], capsys)
+    assert code == 0, err
+    text = " ".join(printed.split())
+    assert "probing raw pixels (625 features of 160 training images): MLP (2×64, 100 epochs)" in text
+    assert len(re.findall(r"MLP probe: 100 epochs, [\d.]+ s", text)) == 3  # one line per row
+    assert "MLP top-1" in printed and "--mlp-hidden 512 takes about a tenth" not in text
+    probed = json.loads((lfw_run / "probe.json").read_text())
+    assert probed["mlp_hidden"] == 64 and 0.5 < probed["probes"]["raw pixels"]["mlp_top1"] <= 1.0
+    code, printed, err = run_cli(["probe", lfw_run, "--probe", "knn", "--mlp-hidden", "0"], capsys)
+    assert code == 2 and "--mlp-hidden" in err
+
+
+# ------------------------------------------------------------------- 5. unlabelled data: closed form and plots
+@pytest.fixture(scope="module")
+def photo_folder(tmp_path_factory):
+    """120 16×16 patches of scikit-learn's sample photos as a flat (unlabelled) image folder."""
+    return write_flat_folder(tmp_path_factory.mktemp("photos") / "photos", sample_patches(size=16)[0])
+
+
+def test_spectral_on_an_unlabelled_folder_computes_the_closed_form(photo_folder, tmp_path, capsys):
+    code, printed, err = run_cli(["spectral", "--dataset", photo_folder, "--out", tmp_path / "s"], capsys)
+    assert code == 0, err  # before: "has no labels; `kspectral spectral` probes the closed form and needs them"
+    text = " ".join(printed.split())
+    assert "no probes: " in text and "has no labels; the closed form was fitted on its 120 training rows" in text
+    assert "LaplacianEigenmaps (derived) on the kNN graph (k=10) on training pixels: rank 16" in text
+    assert "building the knn:10 graph on the 120 training images" in text
+    summary = json.loads((tmp_path / "s" / "spectral.json").read_text())
+    assert summary["labelled"] is False and summary["probes"] == {} and summary["rank"] == 16
+    assert summary["samples"] == 120 and math.isfinite(summary["objective"])
+    code, printed, err = run_cli(["spectral", "--dataset", photo_folder, "--graph", "pairs", "--rounds", "2"], capsys)
+    assert code == 0 and "LinearVICReg (derived) on the pair graph of 2×120 augmented pairs: rank 16" in " ".join(
+        printed.split())
+    code, _, err = run_cli(["spectral", "--dataset", photo_folder, "--graph", "labels"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "has no labels, so the label graph" in err
+
+
+def test_plot_of_an_unlabelled_run_draws_from_the_training_images_and_skips_once(photo_folder, tmp_path, capsys):
+    out = tmp_path / "run"
+    code, printed, err = run_cli(["train", "--dataset", photo_folder, "--epochs", "1", "--batch-size", "32",
+                                  "--projector", "32-32", "--set", "encoder_widths=32", "--out", out], capsys)
+    assert code == 0, err
+    assert "`kspectral spectral --run RUN_DIR` computes it without probes" in " ".join(printed.split())
+    code, printed, err = run_cli(["plot", out], capsys)
+    assert code == 0, err
+    for name in ("training_curves.png", "spectrum.png", "embedding_2d.png"):  # before: only the first
+        assert f"wrote {out / 'plots' / name}" in printed
+    assert (printed + err).count("skipped probes.png") == 1  # before: also through the log, on stderr
+    assert "encoding 120 training images for spectrum.png and embedding_2d.png" in printed
+    with Image.open(out / "plots" / "embedding_2d.png") as image:
+        assert image.text["Description"] == "method=pca points=120 unlabelled"
+    code, printed, err = run_cli(["spectral", "--run", out], capsys)  # the run's own baseline, without probes
+    assert code == 0 and "pair graph of 4×120 augmented pairs: rank 32" in " ".join(printed.split())
+
+
+# ------------------------------------------------------------------- 6. captions and messages
+def test_plot_captions_say_what_rankme_was_measured_on(lfw_run, capsys):
+    from kspectral.plots import spectrum_caption
+
+    code, _, err = run_cli(["plot", lfw_run], capsys)
+    assert code == 0, err
+    with Image.open(lfw_run / "plots" / "training_curves.png") as image:
+        curves = image.text["Description"]
+    assert "RankMe (effective rank) [on training-batch embeddings (B = 32)]" in curves
+    assert "online probes (top-1) [on the test split (*_train_*: training views)]" in curves
+    assert spectrum_caption(40).startswith("RankMe measured on these 40 test images")
+    assert "training images" in spectrum_caption(120, "training images")
+
+
+def test_a_token_sequence_encoder_is_told_how_to_pool_it(lfw_data):
+    from kspectral.data import augmented_pairs, augmenter_for
+    from kspectral.methods import VICReg
+
+    def tokens(*head):  # each image row is a token of 25 pixels: (batch, 25, 16)
+        return keras.Sequential([keras.Input(lfw_data.image_shape), keras.layers.Reshape((25, 25)),
+                                 keras.layers.Dense(16), *head])
+
+    pairs = augmented_pairs(lfw_data.x_train, augmenter_for(lfw_data.image_shape, "digits", seed=0), 40)
+    model = VICReg(encoder=tokens(), projector="16")
+    model.compile(optimizer="adam")
+    with pytest.raises(ValueError) as error:
+        model.fit(pairs, epochs=1, verbose=0)
+    message = str(error.value)
+    assert "returns shape (None, 25, 16), a sequence of tokens (batch, tokens, d)" in message
+    assert "GlobalAveragePooling1D()" in message and "class token x[:, 0]" in message
+    assert "GlobalAveragePooling2D" not in message
+    pooled = VICReg(encoder=tokens(keras.layers.GlobalAveragePooling1D()), projector="16")
+    pooled.compile(optimizer="adam")
+    assert math.isfinite(pooled.fit(pairs, epochs=1, verbose=0).history["loss"][0])
+
+
+def test_unknown_encoder_and_tfds_names_say_what_is_missing(tmp_path, capsys):
+    code, _, err = run_cli(["train", "--encoder", "resnet9", "--out", tmp_path / "r"], capsys)
+    assert code == 2 and "unknown encoder 'resnet9'; choose one of: mlp, conv, resnet18, resnet34, resnet50, or " \
+        "keras:NAME for a keras.applications model" in err
+    data_dir = write_lfw_tfds(tmp_path / "tfds")  # LFW as a TFDS dataset prepared offline, outside the catalog
+    capsys.readouterr()  # TFDS's progress bars
+    code, _, err = run_cli(["spectral", "--dataset", "tfds:lfw_subset"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "unknown TFDS dataset 'lfw_subset'" in err and "pass --data-dir DIR, the folder that holds lfw_subset/" in err
+    assert "no --data-dir was given" in err
+    code, _, err = run_cli(["spectral", "--dataset", "tfds:lfw_subset", "--data-dir", tmp_path], capsys)
+    assert code == 2 and f"--data-dir {tmp_path} holds no lfw_subset/ folder either" in err
+    code, printed, err = run_cli(["spectral", "--dataset", "tfds:lfw_subset", "--data-dir", data_dir], capsys)
+    assert code == 0, err
+    assert "Top-1 on the tfds:lfw_subset test split" in printed and "raw pixels" in printed
