@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kspectral.runs.config import AUTO_BASELINE_MAX_FEATURES, KNN_PRESETS, RunConfig, with_defaults
-from kspectral.runs.honesty import online_probe_warnings
 from kspectral.runs.execution import building, worker_run_dir
 from kspectral.runs.execution import prepare as prepare_execution
+from kspectral.runs.honesty import online_probe_warnings
 from kspectral.runs.problem import (
     GRAPHS,
     REGIMES,
