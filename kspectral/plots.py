@@ -293,13 +293,27 @@ def _history_groups(history):
                         and not c.removeprefix("val_").startswith("online_")], None),
         ("RankMe (effective rank)", [c for c in ("rankme", "val_rankme") if c in present], None),
         ("collapse diagnostics", [c for c in present if c.removeprefix("val_") in COLLAPSE_DIAGNOSTICS], None),
-        ("online probes (top-1)", [c for c in present if c.startswith(("online_", "val_online_"))], (0.0, 1.0)),
+        ("online probes (top-1)", [c for c in present if c.startswith(("online_", "val_online_"))], (0.0, 1.02)),
         ("learning rate", [c for c in ("lr", "learning_rate") if c in present], None),
     ]
     return [(title, cols, ylim) for title, cols, ylim in groups if cols]
 
 
-def plot_training_curves(history, out):
+#: what each panel's values were measured on, shown under its title (``{batch}``: the training batch size)
+PANEL_CAPTIONS = {
+    "RankMe (effective rank)": "on training-batch embeddings ({batch})",
+    "collapse diagnostics": "on training-batch embeddings ({batch})",
+    "online probes (top-1)": "on the test split (*_train_*: training views)",
+}
+
+
+def _wrapped(text, width):
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width=width, break_on_hyphens=False))
+
+
+def plot_training_curves(history, out, *, references=None, notes=(), batch_size=None):
     """Training curves of a ``history`` (``{column: array}``, :func:`read_history`), one panel per group.
 
     Groups: the loss; the method's loss terms; RankMe; the collapse diagnostics (embedding std, sample- and
@@ -307,7 +321,18 @@ def plot_training_curves(history, out):
     present. A panel is in log scale when its values are positive and span a decade within a series or two across
     them. Validation columns (``val_*``, from ``fit(validation_data=...)``) are dashed, in the colour of their
     training column. NaN values (a diverged epoch, a diagnostic not computed) leave gaps; all-NaN columns (Keras
-    writes ``NA`` for metrics not computed) are dropped.
+    writes ``NA`` for metrics not computed) are dropped. Under the titles of the RankMe, collapse and online-probe
+    panels a caption says what they were measured on (:data:`PANEL_CAPTIONS`): the diagnostics on the embeddings of
+    training batches (RankMe is at most the batch size), the online probes on the test split.
+
+    Args:
+        history: ``{column: array}``.
+        out: PNG path.
+        references: ``{label: top-1}`` drawn as dotted horizontal lines in the online-probe panel (e.g. the final
+            offline probes of the encoder, which :func:`plot_run` takes from ``metrics.json``).
+        notes: lines printed under the figure, e.g. the warning that the online curve is uninformative; the
+            online-probe panel's title then says so. The PNG's ``Description`` ends with ``note: …`` for each.
+        batch_size: the training batch size, named in the captions.
 
     Returns:
         the PNG path, or ``None`` when the history has no epoch with a finite value.
@@ -315,16 +340,25 @@ def plot_training_curves(history, out):
     groups = _history_groups(history)
     if not groups:
         return None
+    notes = [str(n) for n in notes or ()]
+    batch = f"B = {batch_size}" if batch_size else "one batch at a time"
     n = len(next(iter(history.values())))
     epochs = history.get("epoch", np.arange(n, dtype=float))
     epochs = np.where(np.isfinite(epochs), epochs, np.arange(n)) + 1  # CSVLogger counts epochs from 0
     cols = min(len(groups), 3)
     rows = math.ceil(len(groups) / cols)
-    fig = _figure(4.2 * cols, 3.0 * rows)
+    width = 4.2 * cols
+    fig = _figure(width, 3.0 * rows)
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     marker = "o" if n <= 30 else None
     from matplotlib.ticker import MaxNLocator
     for ax, (title, columns, ylim) in zip(axes, groups):
+        online = title == "online probes (top-1)"
+        if online:
+            for k, (label, value) in enumerate((references or {}).items()):
+                if isinstance(value, (int, float)) and math.isfinite(value):
+                    ax.axhline(value, color=f"C{(len(columns) + k) % 10}", linestyle=":", linewidth=1.2,
+                               label=f"{label} {value:.3f}")
         bases = list(dict.fromkeys(c.removeprefix("val_") for c in columns))
         for column in sorted(columns, key=lambda c: (bases.index(c.removeprefix("val_")), c.startswith("val_"))):
             validation = column.startswith("val_")
@@ -334,15 +368,29 @@ def plot_training_curves(history, out):
             ax.set_yscale("log")
         elif ylim is not None:
             ax.set_ylim(*ylim)
-        ax.set_title(title, fontsize=10)
+        caption = PANEL_CAPTIONS.get(title, "").format(batch=batch)
+        if online and notes:
+            caption = "uninformative here: see the note below"
+        ax.set_title(f"{title}\n{caption}" if caption else title, fontsize=10 if not caption else 9,
+                     color="firebrick" if online and notes else "black")
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     for ax in axes[len(groups):]:
         ax.set_visible(False)
-    fig.tight_layout()
-    return _save(fig, out, "training curves: " + "; ".join(title for title, _, _ in groups))
+    if notes:
+        text = "\n".join(_wrapped(f"note: {note}", int(width * 17)) for note in notes)
+        lines = text.count("\n") + 1
+        fig.text(0.01, 0.005, text, ha="left", va="bottom", fontsize=7, color="firebrick")
+        fig.tight_layout(rect=(0, min(0.5, lines * 0.11 / (3.0 * rows)), 1, 1))
+    else:
+        fig.tight_layout()
+    description = "training curves: " + "; ".join(
+        title + (f" [{caption}]" if (caption := PANEL_CAPTIONS.get(title, "").format(batch=batch)) else "")
+        for title, _, _ in groups)
+    description += "".join(f"; note: {note}" for note in notes)
+    return _save(fig, out, description)
 
 
 def _batched(fn, x, batch_size=256):
@@ -363,7 +411,13 @@ def representations(model, x):
     return h, z
 
 
-def plot_spectrum(features, out):
+def spectrum_caption(n, source="test images"):
+    """The caption of ``spectrum.png``: what its RankMe values were measured on."""
+    return (f"RankMe measured on these {n} {source} (representations: encoder output; embeddings: projector "
+            "output),\nnot on training batches as in training_curves.png")
+
+
+def plot_spectrum(features, out, *, source="test images"):
     """Normalised covariance eigenvalue spectra ``λ_k / Σλ`` (log scale, descending) of ``{label: (N, D) array}``.
 
     Eigenvalues of ``Cov(Z) = ZᵀHZ/N`` (:func:`kspectral.spectral.covariance_spectrum`); a curve that drops
@@ -371,7 +425,9 @@ def plot_spectrum(features, out):
     Tian 2022, arXiv:2110.09348, Fig. 2); eigenvalues at or below :data:`SPECTRUM_FLOOR` of the total (numerical
     zeros, lost dimensions) end the curve early. The legend gives each
     array's dimension and RankMe effective rank (Garrido et al. 2023, arXiv:2210.02885,
-    :func:`kspectral.spectral.rankme`).
+    :func:`kspectral.spectral.rankme`), and a caption says what it was measured on: the ``N`` rows of the arrays,
+    which ``source`` names (``"test images"``; :func:`plot_run` says ``"training images"`` for a dataset without a
+    test split), not the training batches of the training curves' RankMe (at most the batch size).
 
     Returns:
         the PNG path.
@@ -395,16 +451,18 @@ def plot_spectrum(features, out):
     ax.set_xlabel("eigenvalue index k")
     ax.set_ylabel("λ_k / Σ λ")
     n = next(iter(features.values())).shape[0]
-    ax.set_title(f"covariance spectrum of {n} test images", fontsize=10)
+    ax.set_title(f"covariance spectrum of {n} {source}", fontsize=10)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
-    fig.tight_layout()
+    fig.text(0.01, 0.01, spectrum_caption(n, source), ha="left", va="bottom", fontsize=7, color="dimgray")
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return _save(fig, out, "; ".join(summary))
 
 
-def _labels(dataset, n):
-    """The test labels as an int array, or ``None`` for unlabelled data (no labels, or all negative)."""
-    y = getattr(dataset, "y_test", None)
+def _labels(dataset, n, split="test"):
+    """The labels of ``split`` (``"test"`` or ``"training"``) as an int array, or ``None`` for unlabelled data (no
+    labels, or all negative)."""
+    y = getattr(dataset, "y_test" if split == "test" else "y_train", None)
     if y is None:
         return None
     y = np.asarray(y)
@@ -413,9 +471,10 @@ def _labels(dataset, n):
     return y.astype(np.int64)
 
 
-def plot_embedding_2d(h, y, out, *, method="pca", seed=0, class_names=None):
+def plot_embedding_2d(h, y, out, *, method="pca", seed=0, class_names=None, source="test"):
     """A 2-D map of representations ``h`` ``(N, D)`` coloured by label ``y`` (``None``: unlabelled, one colour).
 
+    ``source`` names the images in the title (``"test"``, or ``"training"`` for a dataset without a test split).
     ``method="pca"``: the first two principal components (scikit-learn ``PCA``); ``"tsne"``: t-SNE
     (van der Maaten & Hinton 2008; scikit-learn ``TSNE``, PCA initialisation, perplexity ``min(30, (N − 1)/3)``).
 
@@ -463,7 +522,7 @@ def plot_embedding_2d(h, y, out, *, method="pca", seed=0, class_names=None):
     ax.set_xlabel(axis_names[0])
     ax.set_ylabel(axis_names[1])
     labelled = "unlabelled" if y is None else f"{np.unique(y).size} classes"
-    ax.set_title(f"{method.upper() if method == 'pca' else 't-SNE'} of {h.shape[0]} test representations "
+    ax.set_title(f"{method.upper() if method == 'pca' else 't-SNE'} of {h.shape[0]} {source} representations "
                  f"({labelled})", fontsize=10)
     fig.tight_layout()
     return _save(fig, out, f"method={method} points={h.shape[0]} {labelled}")
@@ -555,19 +614,51 @@ def _probe_table(run_dir):
     return probes
 
 
-def plot_run(run_dir, *, model=None, dataset=None, out_dir=None, embedding="pca", max_points=MAX_POINTS, seed=0):
+def _online_notes(run_dir):
+    """``(references, notes)`` for the online-probe panel: the encoder's final offline probes and the
+    ``online_probe_behind`` warnings of ``metrics.json`` (empty when it is missing or holds neither)."""
+    path = run_dir / "metrics.json"
+    try:
+        metrics = json.loads(path.read_text()) if path.exists() else {}
+    except json.JSONDecodeError:
+        return {}, []  # the probe table's reader names the damaged file
+    metrics = metrics if isinstance(metrics, dict) else {}
+    references = {}
+    for name, row in (metrics.get("probes") or {}).items():
+        if name.endswith(" encoder") and isinstance(row, dict):
+            for key, label in (("linear_top1", "offline linear probe, final"), ("knn_top1", "offline kNN probe, final")):
+                if isinstance(row.get(key), (int, float)):
+                    references[label] = float(row[key])
+    notes = [w.get("message", "") for w in metrics.get("warnings") or []
+             if isinstance(w, dict) and w.get("code") == "online_probe_behind"]
+    return references, notes
+
+
+def _batch_size(run_dir):
+    try:
+        return int(json.loads((run_dir / "config.json").read_text())["batch_size"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def plot_run(run_dir, *, model=None, dataset=None, out_dir=None, embedding="pca", max_points=MAX_POINTS, seed=0,
+             on_stage=None):
     """Write the figures of a run directory as PNGs into ``RUN_DIR/plots/`` (or ``out_dir``).
 
-    - ``training_curves.png`` from ``history.csv`` (:func:`plot_training_curves`);
+    - ``training_curves.png`` from ``history.csv`` (:func:`plot_training_curves`), with the encoder's final offline
+      probes of ``metrics.json`` as dotted lines in the online-probe panel, and ``metrics.json``'s
+      ``online_probe_behind`` warning, when it has one, as a note under the figure;
     - ``spectrum.png``: covariance spectra of the test representations and embeddings (:func:`plot_spectrum`);
     - ``embedding_2d.png``: PCA (or t-SNE) map of the test representations coloured by label
       (:func:`plot_embedding_2d`);
     - ``probes.png``: the probe table of ``metrics.json`` (and ``probe.json``) (:func:`plot_probes`).
 
     The spectrum and the map use ``model`` and ``dataset.x_test`` (at most ``max_points`` images, a fixed random
-    subset); when they are not given, ``RUN_DIR/model.keras`` (:func:`load_run_model`) and the dataset of
-    ``RUN_DIR/config.json`` (:func:`load_run_dataset`) are loaded. A figure whose input is missing or cannot be
-    loaded is skipped, with the reason in the result's ``skipped`` and in the ``kspectral.plots`` log.
+    subset), or ``dataset.x_train`` for a dataset without a test split (an unlabelled folder: one colour, the
+    captions say "training images"); when they are not given, ``RUN_DIR/model.keras`` (:func:`load_run_model`) and
+    the dataset of ``RUN_DIR/config.json`` (:func:`load_run_dataset`) are loaded. A figure whose input is missing or
+    cannot be loaded is skipped, with the reason in the result's ``skipped`` and in the ``kspectral.plots`` log
+    (one warning each).
 
     Args:
         run_dir: a run directory written by :func:`kspectral.runs.train`.
@@ -577,6 +668,7 @@ def plot_run(run_dir, *, model=None, dataset=None, out_dir=None, embedding="pca"
         embedding: ``"pca"`` or ``"tsne"``.
         max_points: at most this many test images for the spectrum and the map.
         seed: seed of the subset and of t-SNE.
+        on_stage: optional function called with a short description of each stage (loading, encoding, drawing).
 
     Returns:
         :class:`Plots`: the written paths, in the order above, with ``skipped = {file name: reason}``.
@@ -602,6 +694,7 @@ def plot_run(run_dir, *, model=None, dataset=None, out_dir=None, embedding="pca"
         raise ValueError(f"--out {out_dir} exists and is not a directory; choose a folder for the PNGs")
     out_dir.mkdir(parents=True, exist_ok=True)  # an unwritable place fails here, before any figure is drawn
     result = Plots()
+    stage = on_stage or (lambda message: None)
 
     def skip(name, reason):
         result.skipped[name] = reason
@@ -611,10 +704,15 @@ def plot_run(run_dir, *, model=None, dataset=None, out_dir=None, embedding="pca"
     if not history.exists():
         skip("training_curves.png", f"{history} is missing")
     else:
-        path = plot_training_curves(read_history(history), out_dir / "training_curves.png")
+        stage("drawing training_curves.png from history.csv")
+        references, notes = _online_notes(run_dir)
+        path = plot_training_curves(read_history(history), out_dir / "training_curves.png", references=references,
+                                    notes=notes, batch_size=_batch_size(run_dir))
         result.append(path) if path else skip("training_curves.png", f"{history} has no finite values")
 
     reason = None
+    if model is None or dataset is None:
+        stage("loading the run's model and dataset")
     try:
         if model is None:
             model = load_run_model(run_dir)
@@ -622,23 +720,31 @@ def plot_run(run_dir, *, model=None, dataset=None, out_dir=None, embedding="pca"
             dataset = load_run_dataset(run_dir)
     except Exception as exc:  # noqa: BLE001 - a damaged model or an unavailable dataset skips two figures
         reason = f"could not load the run's model and dataset: {type(exc).__name__}: {exc}"
+    split = None
+    if reason is None:
+        for name, x in (("test", getattr(dataset, "x_test", None)), ("training", getattr(dataset, "x_train", None))):
+            if x is not None and len(x) >= 3:
+                split = name
+                break
     if reason is not None:
         for name in ("spectrum.png", "embedding_2d.png"):
             skip(name, reason)
-    elif getattr(dataset, "x_test", None) is None or len(dataset.x_test) < 3:
+    elif split is None:
         for name in ("spectrum.png", "embedding_2d.png"):
-            skip(name, "the dataset has fewer than 3 test images")
+            skip(name, "the dataset has fewer than 3 test and 3 training images")
     else:
-        x = np.asarray(dataset.x_test)
+        x = np.asarray(dataset.x_test if split == "test" else dataset.x_train)
         index = np.arange(len(x))
         if len(x) > max_points:
             index = np.sort(np.random.default_rng(seed).choice(len(x), max_points, replace=False))
+        stage(f"encoding {len(index)} {split} images for spectrum.png and embedding_2d.png")
         h, z = representations(model, x[index])
         features = {"representations": h} if z is None else {"representations": h, "embeddings": z}
-        result.append(plot_spectrum(features, out_dir / "spectrum.png"))
-        y = _labels(dataset, len(x))
+        result.append(plot_spectrum(features, out_dir / "spectrum.png", source=f"{split} images"))
+        stage(f"drawing embedding_2d.png ({embedding.upper() if embedding == 'pca' else 't-SNE'})")
+        y = _labels(dataset, len(x), split)
         result.append(plot_embedding_2d(h, None if y is None else y[index], out_dir / "embedding_2d.png",
-                                        method=embedding, seed=seed,
+                                        method=embedding, seed=seed, source=split,
                                         class_names=getattr(dataset, "class_names", None)))
 
     probes = _probe_table(run_dir)

@@ -47,11 +47,12 @@ def _standardise(xtr, xte):
     return ((xtr - mean) / std).astype(np.float32), ((xte - mean) / std).astype(np.float32)
 
 
-def _keras_classifier(xtr, ytr, xte, *, hidden, layers, epochs, batch_size, learning_rate, l2, seed):
+def _keras_classifier(xtr, ytr, xte, *, hidden, layers, epochs, batch_size, learning_rate, l2, seed, callbacks=()):
     """Train a softmax classifier (linear, or an MLP of ``layers`` hidden layers) with Keras; test predictions.
 
     Inputs standardised with the training statistics; SGD with momentum 0.9 and a cosine learning-rate decay to 0
-    (no warm-up); an L2 penalty ``l2·‖W‖²`` on the weight matrices; seeded initialisers and shuffling.
+    (no warm-up); an L2 penalty ``l2·‖W‖²`` on the weight matrices; seeded initialisers and shuffling;
+    ``callbacks`` go to ``fit`` (a progress display).
     """
     import keras
     import tensorflow as tf
@@ -78,7 +79,7 @@ def _keras_classifier(xtr, ytr, xte, *, hidden, layers, epochs, batch_size, lear
     data = (tf.data.Dataset.from_tensor_slices((xtr, ytr_idx.astype(np.int32)))
             .shuffle(n, seed=seed, reshuffle_each_iteration=True)
             .batch(batch_size, drop_remainder=drop))
-    model.fit(data, epochs=epochs, verbose=0, shuffle=False)
+    model.fit(data, epochs=epochs, verbose=0, shuffle=False, callbacks=list(callbacks))
     # Called directly rather than through predict(), whose tf.function every new probe would retrace.
     logits = np.concatenate([keras.ops.convert_to_numpy(model(xte[i : i + 4096], training=False))
                              for i in range(0, xte.shape[0], 4096)])
@@ -149,7 +150,7 @@ def linear_probe(train_features, train_labels, test_features, test_labels, *, C=
 
 
 def mlp_probe(train_features, train_labels, test_features, test_labels, hidden=2048, layers=2, epochs=100, seed=0,
-              *, batch_size=512, learning_rate=0.3, weight_decay=1e-5):
+              *, batch_size=512, learning_rate=0.3, weight_decay=1e-5, callbacks=()):
     """Top-1 test accuracy of an MLP probe on standardised frozen features (Dubois et al. 2022's MLP probe).
 
     The MLP probe of Dubois, Hashimoto, Ermon & Liang 2022, "Improving Self-Supervised Learning by Characterizing
@@ -161,6 +162,16 @@ def mlp_probe(train_features, train_labels, test_features, test_labels, hidden=2
     penalty ``(weight_decay/2)·‖W‖²`` on the weight matrices (PyTorch's coupled weight decay). Inputs are
     standardised with the training split's mean and std.
 
+    Cost: a batch of 512 costs about ``6·512·(d·hidden + hidden² + hidden·C)`` flops, 13 GFLOP for ``d = 256`` and
+    2048 units, so the time grows with the training split and the width: three rows of 4 000 training features
+    took 5 min 31 s on 2 CPU cores. A narrower MLP is much cheaper: ``hidden=512`` ran in 10 s where 2048 took
+    76–109 s (1 000 patches of scikit-learn's sample photos, digits' pixels; 2 CPU cores) for the same top-1 within
+    0.015 (0.965 / 0.95 against 0.95 / 0.97 on the patches, 0.972 / 0.972 against 0.961 / 0.969 on digits, seeds 0
+    / 1). Stopping early does not cut the cost at equal accuracy: the held-out top-1 levels off while the learning
+    rate is high, long before the cosine decay brings the gain (20 / 40 / 100 epochs gave 0.71 / 0.89 / 0.96 on the
+    patches; early stopping on 10 % held-out rows with a patience of 20 epochs lost 0.01 to 0.13 there, nothing on
+    digits).
+
     Args:
         train_features, test_features: ``(n, d)`` representations.
         train_labels, test_labels: ``(n,)`` class labels.
@@ -171,6 +182,7 @@ def mlp_probe(train_features, train_labels, test_features, test_labels, hidden=2
         batch_size: training batch size.
         learning_rate: peak SGD learning rate.
         weight_decay: L2 weight decay.
+        callbacks: Keras callbacks of the training ``fit`` (a progress display: ``params["epochs"]`` is ``epochs``).
 
     Returns:
         Test accuracy in ``[0, 1]``.
@@ -188,7 +200,7 @@ def mlp_probe(train_features, train_labels, test_features, test_labels, hidden=2
     epochs, batch_size, learning_rate, seed = _check_training(epochs, batch_size, learning_rate, seed)
     weight_decay = check_number(weight_decay, "weight_decay", minimum=0.0)
     pred = _keras_classifier(xtr, ytr, xte, hidden=hidden, layers=layers, epochs=epochs, batch_size=batch_size,
-                             learning_rate=learning_rate, l2=weight_decay / 2.0, seed=seed)
+                             learning_rate=learning_rate, l2=weight_decay / 2.0, seed=seed, callbacks=callbacks)
     return float(np.mean(pred == yte))
 
 

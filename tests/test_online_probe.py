@@ -332,3 +332,29 @@ def test_online_probe_step_is_the_same_on_two_replicas():
     assert proc.returncode == 0, proc.stderr[-2000:]
     diff, moved = map(float, re.search(r"probe_diff=(\S+) moved=(\S+)", proc.stdout).groups())
     assert moved > 1e-3 and diff < 1e-6  # the mean over the global batch's labelled rows
+
+
+def test_recalibrated_batchnorm_averages_the_batch_statistics_and_restores_the_model(rng):
+    from kspectral.callbacks import recalibrated_batchnorm
+
+    encoder = keras.Sequential([keras.Input((3,)), keras.layers.BatchNormalization(), keras.layers.Dropout(0.5, seed=1)])
+    bn = encoder.layers[0]
+    x = (rng.normal(size=(10, 3)) * [1.0, 2.0, 3.0] + [5.0, -1.0, 0.0]).astype("float32")
+    before = [v.numpy().copy() for v in encoder.non_trainable_variables]  # moving statistics and the dropout seed
+    with recalibrated_batchnorm(encoder, x, batch_size=4):  # batches of 4, 4 and 2 images
+        batches = [x[:4], x[4:8], x[8:]]
+        np.testing.assert_allclose(bn.moving_mean.numpy(), np.mean([b.mean(0) for b in batches], 0), rtol=1e-5)
+        np.testing.assert_allclose(bn.moving_variance.numpy(), np.mean([b.var(0) for b in batches], 0), rtol=1e-4)
+        normalised = encoder(x, training=False).numpy()
+        assert np.all(np.abs(normalised.mean(0)) < 0.5) and bn.momentum == 0.99
+    for variable, value in zip(encoder.non_trainable_variables, before):
+        np.testing.assert_array_equal(variable.numpy(), value)
+    assert bn.momentum == 0.99
+    with recalibrated_batchnorm(encoder, x, batch_size=9):  # a last batch of one image is dropped
+        np.testing.assert_allclose(bn.moving_mean.numpy(), x[:9].mean(0), rtol=1e-5)
+    with pytest.raises(ValueError, match="at least 2 images"):
+        with recalibrated_batchnorm(encoder, x[:1]):
+            pass
+    plain = tiny_encoder()
+    with recalibrated_batchnorm(plain, x[:1]):  # no BatchNorm: nothing to do, nothing checked
+        pass

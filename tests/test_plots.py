@@ -281,3 +281,34 @@ def test_plot_run_on_a_trained_run(tmp_path):
     written = plots.plot_run(result.run_dir)
     assert [p.name for p in written] == list(plots.RUN_PLOTS), written.skipped
     assert all(png(p)[0].ndim == 3 for p in written)
+
+
+def test_training_curves_show_the_offline_probes_and_the_online_warning(finished_run, tmp_path):
+    run, _ = finished_run
+    other = tmp_path / "run"
+    other.mkdir()
+    for name in ("config.json", "history.csv"):
+        (other / name).write_text((run / name).read_text())
+    message = "the online linear probe's top-1 on the test split at the last epoch, 0.500, is 0.310 below …"
+    (other / "metrics.json").write_text(json.dumps({"probes": PROBES, "warnings": [
+        {"code": "chance_level_probe", "message": "not this one"}, {"code": "online_probe_behind", "message": message}]}))
+    references, notes = plots._online_notes(other)
+    assert references == {"offline linear probe, final": 0.81, "offline kNN probe, final": 0.77}
+    assert notes == [message]
+    plain = png(plots.plot_training_curves(plots.read_history(other / "history.csv"), tmp_path / "plain.png"))
+    written = plots.plot_run(other, out_dir=tmp_path / "p", model=None, dataset=None)
+    pixels, text = png(tmp_path / "p" / "training_curves.png")
+    assert text["Description"].endswith(f"; note: {message}") and "not this one" not in text["Description"]
+    assert pixels.shape == plain[0].shape  # the note fits in the same figure
+    assert not np.array_equal(pixels, plain[0])
+    assert plots._batch_size(other) == 256 and plots._batch_size(tmp_path) is None
+    assert "training_curves.png" not in written.skipped
+
+
+def test_the_spectrum_caption_names_the_images_it_was_measured_on(tmp_path, rng):
+    z = rng.normal(size=(50, 4))
+    test, _ = png(plots.plot_spectrum({"representations": z}, tmp_path / "t.png"))
+    train, _ = png(plots.plot_spectrum({"representations": z}, tmp_path / "r.png", source="training images"))
+    assert test.shape == train.shape and not np.array_equal(test, train)  # the title and the caption differ
+    assert plots.PANEL_CAPTIONS["RankMe (effective rank)"].format(batch="B = 64") == (
+        "on training-batch embeddings (B = 64)")

@@ -180,11 +180,14 @@ def test_the_default_vicreg_baseline_on_digits_has_no_warnings():
 
 
 def test_train_and_probe_write_and_print_their_warnings(tmp_path, capsys):
-    """Digits has 4 constant pixels: a linear baseline of dim 64 on raw pixels (knn pairs) has rank 60."""
+    """Digits has 4 constant pixels: a linear baseline of dim 64 on raw pixels (knn pairs) has rank 60.
+
+    Without the online probe: its head, trained one step, would add an ``online_probe_behind`` warning
+    (``tests/test_real_data.py`` tests that one)."""
     out = tmp_path / "run"
     code, printed, err = run_cli(["train", "--pairs", "knn", "--epochs", "1", "--steps-per-epoch", "1",
                                   "--batch-size", "64", "--projector", "32-32", "--baseline-dim", "64",
-                                  "--out", out], capsys)
+                                  "--set", "online_probe=false", "--out", out], capsys)
     assert code == 0, err
     metrics = json.loads((out / "metrics.json").read_text())
     assert codes(metrics["warnings"]) == ["rank_deficient"]
@@ -205,3 +208,33 @@ def test_the_probe_table_is_a_list_with_its_warnings():
     assert ProbeTable(rows).warnings == []
     with pytest.raises(ValueError, match="unknown warning code 'nope'; choose one of: rank_deficient"):
         honesty.warning("nope", "m")
+
+
+def test_an_online_probe_behind_the_offline_probe_is_flagged():
+    """LFW's conv run: 40 head steps, online 0.75 against an offline 1.00 on 40 test images (margin 0.105)."""
+    split = SimpleNamespace(y_test=np.repeat([0, 1], 20), num_classes=2)
+    rows = [ProbeRow("raw pixels", 625, 0.925, 0.8), ProbeRow("vicreg encoder", 128, 1.0, 0.825)]
+    found = honesty.online_probe_warnings({"online_linear_top1": 0.75}, rows, split, head_steps=40)
+    assert codes(found) == ["online_probe_behind"]
+    message = found[0]["message"]
+    assert "0.750, is 0.250 below the offline linear probe of the same encoder, 1.000" in message
+    assert ("margin 0.105, the larger of the noise of 40 test images and a tenth of the gain over chance) after 40 "
+            "steps of its head") in message and "at chance level" not in message
+    at_chance = honesty.online_probe_warnings({"online_linear_top1": 0.5}, rows, split)
+    assert "0.500, at chance level (max(1/C, majority rate) 0.500)" in at_chance[0]["message"]
+    # within the binomial margin, above the offline probe, no online value, no encoder row: nothing to say
+    assert honesty.online_probe_warnings({"online_linear_top1": 0.96}, rows, split) == []  # margin 0.044
+    assert honesty.online_probe_warnings({"online_linear_top1": 1.0}, rows, split) == []
+    assert honesty.online_probe_warnings({"online_knn_top1": 0.5}, rows, split) == []
+    assert honesty.online_probe_warnings({"online_linear_top1": float("nan")}, rows, split) == []
+    assert honesty.online_probe_warnings({"online_linear_top1": 0.5}, rows[:1], split) == []
+    # the default digits run: 0.967 against 0.994 on 360 images is beyond the noise (0.02) but within a tenth of the
+    # gain over chance (0.089): an SGD-trained head's expected lag, not flagged
+    digits = SimpleNamespace(y_test=np.arange(360) % 10, num_classes=10)
+    encoder = [ProbeRow("vicreg encoder", 256, 0.994, 0.964)]
+    assert honesty.online_probe_warnings({"online_linear_top1": 0.967}, encoder, digits) == []
+    assert codes(honesty.online_probe_warnings({"online_linear_top1": 0.9}, encoder, digits)) == ["online_probe_behind"]
+    big = SimpleNamespace(y_test=np.arange(10000) % 10, num_classes=10)  # noise 0.02, a tenth of the gain 0.09
+    assert codes(honesty.online_probe_warnings({"online_linear_top1": 0.9}, [rows[1]], big)) == ["online_probe_behind"]
+    assert honesty.online_probe_warnings({"online_linear_top1": 0.92}, [rows[1]], big) == []
+    assert honesty.online_probe_warnings({"online_linear_top1": 0.985}, [rows[1]], big) == []

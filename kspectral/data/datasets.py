@@ -201,11 +201,18 @@ def augmenter_for(image_shape, preset=None, options=None, seed=None):
 
     image_shape = tuple(int(s) for s in image_shape)
     name = preset if preset is not None else default_augment(image_shape)
-    if name is None:
-        raise ValueError(f"samples of shape {image_shape} are not images with 1 or 3 channels: no augmentation "
-                         "preset applies; name one (augment=...) or use graph pairs (knn, labels)")
-    if not isinstance(name, str) or name not in AUGMENTERS:
+    if name is not None and (not isinstance(name, str) or name not in AUGMENTERS):
         raise ValueError(f"unknown augmentation preset {name!r}; choose one of: {', '.join(AUGMENTERS)}")
+    if len(image_shape) != 3:
+        what = f"the {name!r} preset augments" if name is not None else "every augmentation preset augments"
+        raise ValueError(f"{what} images (H, W, C), but the samples are flat feature vectors of shape "
+                         f"{image_shape}, which no preset applies to; use graph pairs (train --pairs knn or labels, "
+                         "spectral --graph knn:K or labels), or from Python a Keras layer that augments vectors "
+                         "(augment=layer)")
+    if name is None:
+        raise ValueError(f"samples of shape {image_shape} are images with {image_shape[-1]} channels; the "
+                         "augmentation presets take 1 (grayscale) or 3 (RGB): convert the images, or use graph pairs "
+                         "(--pairs knn or --pairs labels)")
     if options is not None and not isinstance(options, dict):
         raise ValueError(f"augment_options must be a dict of the preset's options, got {type(options).__name__}")
     options = dict(options or {})

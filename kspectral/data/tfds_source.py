@@ -114,8 +114,15 @@ def _builder(tfds_name, data_dir):
         match = re.search(r"Did you mean: .*-> (\S+)", str(exc))
         hint = f" (did you mean tfds:{match.group(1)}?)" if match else ""
         known = ", ".join(n for n in DATASETS if n != "digits")
+        folder = tfds_name.split("/")[0].split(":")[0]
+        where = (f"--data-dir {data_dir} holds no {folder}/ folder either" if data_dir is not None else
+                 "no --data-dir was given, so only TFDS's catalog and its default folder "
+                 f"({constants.DATA_DIR}) were searched")
         raise ValueError(f"unknown TFDS dataset {tfds_name!r}{hint}; known datasets: {known}, or tfds:NAME with a "
-                         "name from `tfds.list_builders()`") from None
+                         "name from `tfds.list_builders()`; a dataset prepared outside TFDS's catalog (your own "
+                         f"builder, tfds.dataset_builders.store_as_tfds_dataset) is found from its files in the "
+                         f"folder it was prepared in: pass --data-dir DIR, the folder that holds {folder}/ ({where})"
+                         ) from None
     except (ValueError, KeyError, TypeError, AssertionError) as exc:  # e.g. an unknown config or version
         raise ValueError(f"bad TFDS dataset {tfds_name!r}: {_builder_problem(tfds_name, exc)}") from None
     with _quiet_absl():

@@ -181,6 +181,19 @@ def _check_augmenters(augmenters):
     return augmenters
 
 
+def _representation_shape_error(shape):
+    """The message for an encoder whose output is not ``(batch, dim)``, with the fix that suits its rank."""
+    start = f"the encoder must return (batch, dim) representations, but it returns shape {shape}"
+    if len(shape) == 3:
+        return (f"{start}, a sequence of tokens (batch, tokens, d); end it with "
+                "keras.layers.GlobalAveragePooling1D() (the mean over the tokens), or return the class token x[:, 0] "
+                "(in your model's call or a registered layer: kspectral refuses Lambda layers when loading)")
+    if len(shape) == 4:
+        return (f"{start}, a feature map (batch, height, width, channels); end it with "
+                "keras.layers.GlobalAveragePooling2D() or Flatten()")
+    return f"{start}; end it with a pooling layer (GlobalAveragePooling1D/2D/3D) or Flatten()"
+
+
 def _check_probe(classes, optimizer, protocol="kspectral"):
     """The online probe's class count and optimizer (``(None, None)`` without a probe)."""
     if protocol not in ONLINE_PROBE_PROTOCOLS:
@@ -371,10 +384,7 @@ class SSLModel(keras.Model):
             self.encoder.build(input_shape)
         rep_shape = _as_shape_tuple(self.encoder.compute_output_shape(input_shape))
         if len(rep_shape) != 2:
-            raise ValueError(
-                f"the encoder must return (batch, dim) representations, but it returns shape {rep_shape}; "
-                "end it with keras.layers.GlobalAveragePooling2D() or Flatten()"
-            )
+            raise ValueError(_representation_shape_error(rep_shape))
         self.representation_dim = rep_shape[-1]
         self.build_heads(rep_shape)
         if self.online_probe is not None and not self.online_probe.built:
@@ -728,7 +738,26 @@ class SSLModel(keras.Model):
         shuffle_given = "shuffle" in kwargs or len(args) >= 7  # shuffle is fit's 9th positional argument
         if not shuffle_given and isinstance(x, (tf.data.Dataset, tf.distribute.DistributedDataset)):
             kwargs["shuffle"] = False
+        self.build_from_encoder()
         return super().fit(x, y, *args, **kwargs)
+
+    def build_from_encoder(self):
+        """Build the model (heads, online probe, its optimizer) from the encoder's input shape, when it is known.
+
+        ``fit()`` calls it first: callbacks such as ``keras.callbacks.BackupAndRestore`` need a built model in
+        ``on_train_begin``, before the first batch would build it. The shape is known when the encoder is a built
+        Keras model with one input (e.g. ``keras.Sequential([keras.Input(shape), ...])`` or a functional model);
+        otherwise nothing happens and the first batch builds the model, or build it yourself:
+        ``model.build((None, *input_shape))``. Returns whether the model is built.
+        """
+        if self.built:
+            return True
+        inputs = getattr(self.encoder, "inputs", None) if self.encoder.built else None
+        if not inputs or len(inputs) != 1 or inputs[0].shape is None:
+            return False
+        with self.distribute_strategy.scope():
+            self.build((None, *tuple(inputs[0].shape)[1:]))
+        return True
 
     def compile_from_config(self, config):
         """Re-compile a loaded model from its saved compile config (optimizer state included)."""

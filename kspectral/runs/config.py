@@ -185,8 +185,9 @@ class RunConfig:
             _check_type(f.name, getattr(self, f.name), FIELD_TYPES[f.name])
         method_class = _method_class(self.method)
         data.check_dataset_name(self.dataset)
-        if not self.encoder.startswith(encoders.KERAS_PREFIX):
-            _check_choice("encoder", self.encoder, encoders.ENCODERS)
+        if not self.encoder.startswith(encoders.KERAS_PREFIX) and self.encoder not in encoders.ENCODERS:
+            raise ValueError(f"unknown encoder {self.encoder!r}; choose one of: {', '.join(encoders.ENCODERS)}, or "
+                             "keras:NAME for a keras.applications model (e.g. keras:ResNet50, keras:MobileNetV2)")
         if self.augment is not None:
             _check_choice("augment", self.augment, data.AUGMENTERS)
         _check_choice("augment_on", self.augment_on, AUGMENT_ON)

@@ -81,10 +81,12 @@ def dataset_augmenter(dataset, preset=None, options=None, seed=None):
         _view_pair(preset)  # checks it
         return preset
     name = preset or dataset.default_augment
-    if name is None:
-        raise ValueError(f"{dataset.name} holds flat features, for which there is no augmentation preset; train on "
-                         "graph pairs (--pairs knn or labels) or name a preset with --augment")
-    return augmenter_for(dataset.image_shape, name, options, seed=seed)
+    try:
+        return augmenter_for(dataset.image_shape, name, options, seed=seed)
+    except ValueError as exc:  # no preset applies to the samples: say which dataset holds them
+        if len(dataset.image_shape) != 3 or dataset.default_augment is None:
+            raise ValueError(f"{dataset.name}: {exc}") from None
+        raise
 
 
 def _view_pair(aug):

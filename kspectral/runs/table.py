@@ -52,7 +52,8 @@ def check_probes(probes):
     return probes
 
 
-def probe_row(name, train_features, test_features, dataset, knn_preset="dino", probes=("linear", "knn"), seed=0):
+def probe_row(name, train_features, test_features, dataset, knn_preset="dino", probes=("linear", "knn"), seed=0,
+              on_stage=None, mlp_options=None):
     """Probe one representation: features of the training and test images of ``dataset``.
 
     Args:
@@ -62,17 +63,27 @@ def probe_row(name, train_features, test_features, dataset, knn_preset="dino", p
         knn_preset: kNN preset, ``"dino"`` or ``"instdisc"``.
         probes: which of :data:`PROBES` to run.
         seed: seed of the MLP probe.
+        on_stage: optional function called with a line before the row is probed (``"probing raw pixels (64
+            features of 1437 training images): linear, kNN"``).
+        mlp_options: keyword arguments of :func:`kspectral.probes.mlp_probe` (``hidden``, ``callbacks``, ...).
     """
     from kspectral.probes import knn_probe, linear_probe, mlp_probe
 
     probes = check_probes(probes)
+    mlp_options = dict(mlp_options or {})
+    if on_stage is not None:
+        hidden, layers = mlp_options.get("hidden", 2048), mlp_options.get("layers", 2)
+        names = {"linear": "linear", "knn": "kNN", "mlp": f"MLP ({layers}×{hidden}, {mlp_options.get('epochs', 100)} "
+                                                          "epochs)"}
+        on_stage(f"probing {name} ({train_features.shape[1]} features of {train_features.shape[0]} training "
+                 f"images): {', '.join(names[p] for p in PROBES if p in probes)}")
     args = (train_features, dataset.y_train, test_features, dataset.y_test)
     return ProbeRow(
         name,
         int(train_features.shape[1]),
         linear_probe(*args) if "linear" in probes else None,
         knn_probe(*args, preset=knn_preset) if "knn" in probes else None,
-        mlp_probe(*args, seed=seed) if "mlp" in probes else None,
+        mlp_probe(*args, seed=seed, **mlp_options) if "mlp" in probes else None,
     )
 
 

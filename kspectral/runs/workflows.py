@@ -12,6 +12,7 @@ from pathlib import Path
 from kspectral.runs.config import AUTO_BASELINE_MAX_FEATURES, KNN_PRESETS, RunConfig, with_defaults
 from kspectral.runs.execution import building, worker_run_dir
 from kspectral.runs.execution import prepare as prepare_execution
+from kspectral.runs.honesty import online_probe_warnings
 from kspectral.runs.problem import (
     GRAPHS,
     REGIMES,
@@ -232,7 +233,8 @@ def baseline_plan(config, dataset):
     if config.baseline == "none":
         return None, "baseline = none"
     if not dataset.labelled:
-        return None, "the dataset has no labels to probe the baseline with"
+        return None, ("the dataset has no labels to probe the baseline with; `kspectral spectral --run RUN_DIR` "
+                      "computes it without probes")
     if config.baseline == "auto" and features > AUTO_BASELINE_MAX_FEATURES:
         return None, (f"the inputs have {features} features (more than {AUTO_BASELINE_MAX_FEATURES}); set "
                       "baseline = linear to fit it anyway, or a smaller image_size")
@@ -249,11 +251,12 @@ def _run_problem(config, dataset, needed):
                          augment_options=config.augment_options)
 
 
-def _run_table(config, dataset, model, baseline, probes=("linear", "knn")):
+def _run_table(config, dataset, model, baseline, probes=("linear", "knn"), stage=None, mlp_options=None):
     if not dataset.labelled:
         return []
     raw_train, raw_test = dataset.flat("train"), dataset.flat("test")
-    options = {"knn_preset": config.knn_preset, "probes": probes, "seed": config.seed}
+    options = {"knn_preset": config.knn_preset, "probes": probes, "seed": config.seed, "on_stage": stage,
+               "mlp_options": mlp_options}
     rows = [
         probe_row("raw pixels", raw_train, raw_test, dataset, **options),
         probe_row(f"{config.method} encoder", model.encode(dataset.x_train), model.encode(dataset.x_test), dataset,
@@ -470,9 +473,11 @@ def train(config, out=None, callbacks=(), verbose=0, on_stage=None, data=None):
     if regime is not None:
         stage("fitting the closed-form spectral baseline")
         baseline, summary = fit_baseline(config.method, problem, _baseline_dim(config, problem), regime)
-    stage("probing" if dataset.labelled else "no probes: the dataset has no labels (probes need labelled data)")
-    rows = _run_table(config, dataset, model, baseline)
-    warnings = _result_warnings(summary, rows, dataset)
+    if not dataset.labelled:
+        stage("no probes: the dataset has no labels (probes need labelled data)")
+    rows = _run_table(config, dataset, model, baseline, stage=stage)
+    warnings = _result_warnings(summary, rows, dataset) + online_probe_warnings(final, rows, dataset,
+                                                                                epochs_done * steps)
     metrics = {
         "method": config.method,
         "dataset": config.dataset,
@@ -568,7 +573,7 @@ def _check_loadable(config, run_dir):
                          ) from None
 
 
-def probe(run_dir, knn_preset=None, probes=("linear", "knn"), data=None):
+def probe(run_dir, knn_preset=None, probes=("linear", "knn"), data=None, on_stage=None, mlp_options=None):
     """Re-evaluate a saved run: reload its model and config, recompute the probe table.
 
     The table is also written to ``RUN_DIR/probe.json``.
@@ -581,6 +586,10 @@ def probe(run_dir, knn_preset=None, probes=("linear", "knn"), data=None):
         knn_preset: kNN probe preset (default: the run's).
         probes: which probes to run: ``"linear"``, ``"knn"``, ``"mlp"`` (the 2×2048 MLP probe of Dubois et al.
             2022, :func:`kspectral.probes.mlp_probe`).
+        on_stage: optional function called with a short description of each stage (loading, the baseline, each
+            row of the table).
+        mlp_options: keyword arguments of each :func:`kspectral.probes.mlp_probe` (``hidden``: the width, 2048 by
+            default; ``callbacks``: e.g. a progress display).
 
     Returns:
         :class:`~kspectral.runs.table.ProbeTable`: the list of :class:`~kspectral.runs.ProbeRow`, with its
@@ -606,6 +615,8 @@ def probe(run_dir, knn_preset=None, probes=("linear", "knn"), data=None):
     if knn_preset is not None:
         config.knn_preset = knn_preset
     config = with_defaults(_validated(config, given=data is not None))
+    stage = on_stage or (lambda message: None)
+    stage(f"loading {run_dir / 'model.keras'} and the {config.dataset} data")
     model = load_run_model(run_dir)
     if data is None:
         dataset = _load_dataset(config)
@@ -616,14 +627,18 @@ def probe(run_dir, knn_preset=None, probes=("linear", "knn"), data=None):
     if not dataset.labelled:
         raise ValueError(f"{run_dir} was trained on unlabelled data ({config.dataset}); probes need labels")
     regime, _ = baseline_plan(config, dataset)
+    if regime is not None:
+        stage("fitting the closed-form spectral baseline (its graph first)")
     problem = _run_problem(config, dataset, needed=regime is not None)
     baseline, summary = None, {}
     if regime is not None:
         baseline, summary = fit_baseline(config.method, problem, _baseline_dim(config, problem), regime)
-    rows = _run_table(config, dataset, model, baseline, probes)
+    rows = _run_table(config, dataset, model, baseline, probes, stage=stage, mlp_options=mlp_options)
     warnings = _result_warnings(summary, rows, dataset)
-    write_json(run_dir / "probe.json", {"knn_preset": config.knn_preset, "probes": probe_dict(rows),
-                                        "warnings": warnings})
+    record = {"knn_preset": config.knn_preset, "probes": probe_dict(rows), "warnings": warnings}
+    if "mlp" in probes:
+        record["mlp_hidden"] = int((mlp_options or {}).get("hidden", 2048))
+    write_json(run_dir / "probe.json", record)
     return ProbeTable(rows, warnings)
 
 
@@ -654,8 +669,13 @@ def _run_settings(run):
 
 def spectral(method=None, graph=None, dim=None, regime="auto", dataset=None, seed=None, knn_preset=None,
              rounds=None, out=None, data_dir=None, image_size=None, test_size=None, augment=None, augment_options=None,
-             *, data=None, run=None, max_samples=None):
+             *, data=None, run=None, max_samples=None, on_stage=None):
     """Compute a method's closed-form spectral baseline on a dataset and graph, and probe it like a trained run.
+
+    Unlabelled data (a flat folder of images, arrays without ``y``) get the closed form without probes: it is
+    fitted on the training images (in the nonparametric regime too, as they have no test split), ``rows`` is empty
+    and ``spectral.json`` holds the summary (estimator, rank, objective, graph, warnings); ``graph="labels"`` needs
+    labels and is refused.
 
     ``spectral(graph="pairs", dataset=X, augment=P, seed=S)`` reproduces the baseline of ``train`` with the same
     dataset, augmentation and seed (the same graph, the same views, the same probe numbers), and ``spectral(run=
@@ -689,6 +709,8 @@ def spectral(method=None, graph=None, dim=None, regime="auto", dataset=None, see
         run: a run directory of :func:`train`; its method, graph, baseline dimension and rounds, dataset,
             augmentation, seed and probe preset are the defaults.
         max_samples: at most this many training images enter a ``pairs`` graph (a run's ``baseline_samples``).
+        on_stage: optional function called with a short description of each stage (loading, the graph, the closed
+            form, the probes).
 
     Returns:
         :class:`SpectralResult`.
@@ -723,7 +745,10 @@ def spectral(method=None, graph=None, dim=None, regime="auto", dataset=None, see
         regime = "linear" if graph in ("labels", "pairs") else "nonparametric"
     if out is not None:  # an unwritable --out fails now, not after the computation
         Path(out).mkdir(parents=True, exist_ok=True)
+    stage = on_stage or (lambda message: None)
     started = time.perf_counter()
+    if data is None:
+        stage(f"loading {settings['dataset']}")
     if data is not None:
         loaded = as_dataset(data, test_size=settings["test_size"], seed=seed)
     else:
@@ -740,34 +765,44 @@ def spectral(method=None, graph=None, dim=None, regime="auto", dataset=None, see
         loaded = load(settings["dataset"], data_dir=settings["data_dir"], image_size=settings["image_size"],
                       test_size=settings["test_size"], seed=seed)
     name = loaded.name if data is not None else settings["dataset"]
-    if not loaded.labelled:
-        raise ValueError(f"{name} has no labels; `kspectral spectral` probes the closed form and needs them")
-    raw_train, raw_test = loaded.flat("train").astype("float64"), loaded.flat("test").astype("float64")
+    if not loaded.labelled and graph == "labels":
+        raise ValueError(f"{name} has no labels, so the label graph has no edges; use --graph knn:K, pairs or augment "
+                         "(the closed form is then computed without probes)")
+    has_test = loaded.x_test is not None and len(loaded.x_test) > 0
+    raw_train = loaded.flat("train").astype("float64")
+    raw_test = loaded.flat("test").astype("float64") if has_test else None
     if run_config is not None and given["dim"] is None:
         dim = min(dim, raw_train.shape[1])  # as train caps its baseline_dim
     if regime == "linear" and dim > raw_train.shape[1]:
         raise ValueError(f"dim={dim} exceeds the {raw_train.shape[1]} input features of the linear regime")
-    problem = build_problem(loaded, graph, transductive=regime == "nonparametric", rounds=rounds, seed=seed,
+    transductive = regime == "nonparametric" and has_test  # no test split: the training images alone
+    stage(f"building the {graph} graph on the {len(raw_train) + (len(raw_test) if transductive else 0)} "
+          f"{'training and test' if transductive else 'training'} images")
+    problem = build_problem(loaded, graph, transductive=transductive, rounds=rounds, seed=seed,
                             max_samples=settings["max_samples"], augment=settings["augment"],
                             augment_options=settings["augment_options"])
+    stage(f"fitting {method}'s closed form ({regime} regime, dim {dim}) on {problem.X.shape[0]} rows")
     baseline, summary = fit_baseline(method, problem, dim, regime)
-    if regime == "linear":
-        features_train, features_test = baseline.transform(raw_train), baseline.transform(raw_test)
-    else:
-        Z = baseline.embedding_
-        features_train, features_test = Z[: len(raw_train)], Z[len(raw_train):]
     seconds = time.perf_counter() - started
-    rows = [
-        probe_row("raw pixels", raw_train, raw_test, loaded, knn_preset, seed=seed),
-        probe_row(f"{summary['estimator']} ({method}, {regime})", features_train, features_test, loaded, knn_preset,
-                  seed=seed),
-    ]
+    rows = []
+    if loaded.labelled:
+        if regime == "linear":
+            features_train, features_test = baseline.transform(raw_train), baseline.transform(raw_test)
+        else:
+            Z = baseline.embedding_
+            features_train, features_test = Z[: len(raw_train)], Z[len(raw_train):]
+        rows = [
+            probe_row("raw pixels", raw_train, raw_test, loaded, knn_preset, seed=seed, on_stage=stage),
+            probe_row(f"{summary['estimator']} ({method}, {regime})", features_train, features_test, loaded,
+                      knn_preset, seed=seed, on_stage=stage),
+        ]
     augment_name = settings["augment"] or loaded.default_augment
     augment_name = augment_name if isinstance(augment_name, str) else type(augment_name).__name__
     summary.update(graph_report=str(graph_report(problem.graph)), seconds=round(seconds, 2), probes=probe_dict(rows),
                    knn_preset=knn_preset, method=method, dataset=name, graph_spec=graph, seed=seed,
                    augment=augment_name if graph in ("pairs", "augment") else None,
-                   run=None if run is None else str(run))
+                   run=None if run is None else str(run), labelled=bool(loaded.labelled),
+                   samples=int(problem.X.shape[0]))
     warnings = _result_warnings(summary, rows, loaded)
     summary["warnings"] = warnings
     if out is not None:
