@@ -117,6 +117,12 @@ def test_a_run_with_classifier_lr_trains_the_solo_learn_probe(tmp_path):
     assert probe._learning_rate.base_learning_rate == pytest.approx(0.25)  # 0.5 × 128/256
     history = (result.run_dir / "history.csv").read_text().splitlines()
     assert "online_linear_top1" in history[0] and len(history) == 3
+    from kspectral.data import digits
+    from kspectral.runs.workflows import _monitors
+
+    # solo-learn validates with BatchNorm's moving statistics; kspectral's own probe re-estimates them first
+    assert _monitors(config, digits())[0].calibration == 0
+    assert _monitors(digits_config(), digits())[0].calibration == 1024
     final = result.metrics["final_train_metrics"]
     assert final["online_linear_train_top1"] > 0.5, final  # 10 classes: chance is 0.1
     assert final["online_linear_top1"] > 0.2, final  # BatchNorm's moving statistics lag after 22 steps

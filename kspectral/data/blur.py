@@ -68,6 +68,23 @@ def box_kernels(sigma, size):
     return ops.where(offsets <= whole, inner, ops.where(offsets <= whole + 1.0, outer, 0.0))
 
 
+def _blur_depthwise(images, weights, passes, border):
+    """``passes`` passes per axis (the rows' first) of per-image kernels ``weights`` ``(B, K)``, as one depthwise
+    convolution per pass: the batch goes into the channels, ``(1, H, W, B·C)``, so that every image has its own
+    kernel. Needs the static height, width and channels."""
+    height, width, channels = (int(d) for d in images.shape[1:])
+    taps = int(weights.shape[1])
+    radius = (taps - 1) // 2
+    stacked = ops.reshape(ops.transpose(images, (1, 2, 0, 3)), (1, height, width, -1))
+    per_channel = ops.transpose(ops.repeat(weights, channels, axis=0))  # (K, B·C), image-major as the channels
+    for axis, size in ((2, width), (1, height)):
+        kernel = per_channel[None, :, :, None] if axis == 2 else per_channel[:, None, :, None]
+        for _ in range(passes):
+            padded = ops.take(stacked, _border_index(size, radius, border), axis=axis)
+            stacked = ops.depthwise_conv(padded, kernel, padding="valid")
+    return ops.transpose(ops.reshape(stacked, (height, width, -1, channels)), (2, 0, 1, 3))
+
+
 def _blur_axis(images, weights, axis, border):
     """Convolve ``images`` along ``axis`` (1: rows, 2: columns) with per-image kernels ``weights`` ``(B, 2r + 1)``."""
     radius = (int(weights.shape[1]) - 1) // 2
@@ -167,10 +184,13 @@ class GaussianBlur(keras.layers.Layer):
             weights, passes = ops.cast(self.kernels(sigma), images.dtype), 1
         else:
             weights, passes = ops.cast(box_kernels(sigma, self.radius), images.dtype), PASSES
-        out = images
-        for axis in (2, 1):  # PIL: the rows' passes, then the columns'
-            for _ in range(passes):
-                out = _blur_axis(out, weights, axis, self.border)
+        if passes * int(weights.shape[1]) > 8 and all(d is not None for d in images.shape[1:]):
+            out = _blur_depthwise(images, weights, passes, self.border)  # measured faster from about 9 taps on
+        else:  # short kernels, or sizes known only when the graph runs: shifted sums
+            out = images
+            for axis in (2, 1):  # PIL: the rows' passes, then the columns'
+                for _ in range(passes):
+                    out = _blur_axis(out, weights, axis, self.border)
         return out[0] if single else out
 
     def compute_output_shape(self, input_shape):

@@ -43,13 +43,25 @@ def grayscale(images):
         1.0
     """
     images = ops.convert_to_tensor(images)
-    weights = ops.convert_to_tensor(LUMA, dtype=images.dtype)
-    return ops.sum(images * weights, axis=-1, keepdims=True)
+    return ops.matmul(images, ops.convert_to_tensor([[w] for w in LUMA], dtype=images.dtype))
+
+
+def _native(name):
+    """``keras.ops.image.<name>`` (a single fused op on the TensorFlow backend), or ``None`` on older Keras."""
+    return getattr(getattr(ops, "image", None), name, None)
 
 
 def rgb_to_hsv(images):
-    """RGB ``(..., 3)`` in ``[0, 1]`` to HSV ``(..., 3)``, hue in ``[0, 1)`` of a turn (the standard hexcone
-    model, as ``colorsys`` and torchvision compute it; grey pixels get hue 0 and saturation 0)."""
+    """RGB ``(B, H, W, 3)`` in ``[0, 1]`` to HSV, hue in ``[0, 1)`` of a turn (the standard hexcone model, as
+    ``colorsys`` and torchvision compute it; grey pixels get hue 0 and saturation 0). Uses
+    ``keras.ops.image.rgb_to_hsv`` (TensorFlow's fused kernel) where Keras has it."""
+    native = _native("rgb_to_hsv")
+    if native is not None and len(images.shape) in (3, 4):
+        return native(images)
+    return _rgb_to_hsv(images)
+
+
+def _rgb_to_hsv(images):
     r, g, b = images[..., 0], images[..., 1], images[..., 2]
     value = ops.max(images, axis=-1)
     low = ops.min(images, axis=-1)
@@ -67,7 +79,15 @@ def rgb_to_hsv(images):
 
 
 def hsv_to_rgb(images):
-    """HSV ``(..., 3)`` (hue in turns, any real value; saturation and value in ``[0, 1]``) to RGB ``(..., 3)``."""
+    """HSV ``(B, H, W, 3)`` (hue in turns; saturation and value in ``[0, 1]``) to RGB; a hue outside ``[0, 1)`` is
+    taken modulo 1. Uses ``keras.ops.image.hsv_to_rgb`` where Keras has it."""
+    native = _native("hsv_to_rgb")
+    if native is not None and len(images.shape) in (3, 4):
+        return native(ops.stack([images[..., 0] % 1.0, images[..., 1], images[..., 2]], axis=-1))
+    return _hsv_to_rgb(images)
+
+
+def _hsv_to_rgb(images):
     hue, saturation, value = images[..., 0], images[..., 1], images[..., 2]
     sector = hue % 1.0 * 6.0
     channels = []
@@ -98,8 +118,13 @@ def adjust_saturation(images, factor):
 def adjust_hue(images, shift):
     """The HSV hue of each image shifted by ``shift`` turns (``(B,)``, in ``[−0.5, 0.5]``)."""
     hsv = rgb_to_hsv(images)
-    hue = hsv[..., 0] + ops.reshape(ops.cast(shift, images.dtype), (-1, 1, 1))
-    return ops.clip(hsv_to_rgb(ops.stack([hue, hsv[..., 1], hsv[..., 2]], axis=-1)), 0.0, 1.0)
+    # add the shift to the hue channel and take it modulo 1 (saturation and value, in [0, 1], modulo 2 stay)
+    shift = ops.reshape(ops.cast(shift, images.dtype), (-1, 1, 1, 1)) * ops.convert_to_tensor([1.0, 0.0, 0.0],
+                                                                                             images.dtype)
+    hsv = (hsv + shift) % ops.convert_to_tensor([1.0, 2.0, 2.0], images.dtype)
+    native = _native("hsv_to_rgb")
+    rgb = native(hsv) if native is not None else _hsv_to_rgb(hsv)
+    return ops.clip(rgb, 0.0, 1.0)
 
 
 def _tf_brightness(images, delta):
@@ -192,15 +217,11 @@ class ColorJitter(keras.layers.Layer):
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def _adjustments(self):
-        """The enabled adjustments as ``(index, function, (low, high))``; index = position in the permutation."""
-        identity = {0: (1.0, 1.0), 1: (1.0, 1.0), 2: (1.0, 1.0), 3: (0.0, 0.0)}
-        if self.law == "simclr_v1":
-            identity[0] = (0.0, 0.0)
-            functions = (_tf_brightness, _tf_contrast, _tf_saturation, adjust_hue)
-        else:
-            functions = (adjust_brightness, adjust_contrast, adjust_saturation, adjust_hue)
+        """The enabled adjustments as ``(index, (low, high))``; index = position in the permutation (brightness,
+        contrast, saturation, hue)."""
+        identity = ((0.0, 0.0) if self.law == "simclr_v1" else (1.0, 1.0), (1.0, 1.0), (1.0, 1.0), (0.0, 0.0))
         ranges = (self.brightness_range, self.contrast_range, self.saturation_range, self.hue_range)
-        return [(i, fn, r) for i, (fn, r) in enumerate(zip(functions, ranges)) if tuple(r) != identity[i]]
+        return [(i, r) for i, r in enumerate(ranges) if tuple(r) != identity[i]]
 
     def build(self, input_shape):
         channels = tuple(input_shape)[-1]
@@ -208,6 +229,65 @@ class ColorJitter(keras.layers.Layer):
             raise ValueError(f"ColorJitter needs RGB images (…, 3), got shape {tuple(input_shape)}; drop the colour "
                              "jitter for grayscale images (the presets do with channels=1)")
         self.built = True
+
+    def _blend(self, images, which, factors):
+        """Brightness, contrast or saturation, as ``which`` (``(B,)``) names per image; the images whose index is
+        another (the hue's 3, or −1) are left unchanged.
+
+        The three are one fused per-image blend ``clip(a·x + c·gray(x) + d·m, 0, 1)`` (``m`` the grayscale mean):
+        brightness ``(β, 0, 0)``, contrast ``(γ, 0, 1 − γ)``, saturation ``(σ, 1 − σ, 0)``; any other index gives
+        ``(1, 0, 0)``, the identity on images in ``[0, 1]``.
+        """
+        one, zero = ops.ones_like(which, dtype=images.dtype), ops.zeros_like(which, dtype=images.dtype)
+        scale, to_gray, to_mean = one, zero, zero
+        if 0 in factors:
+            scale = ops.where(ops.equal(which, 0), factors[0], scale)
+        if 1 in factors:
+            scale = ops.where(ops.equal(which, 1), factors[1], scale)
+            to_mean = ops.where(ops.equal(which, 1), 1.0 - factors[1], to_mean)
+        if 2 in factors:
+            scale = ops.where(ops.equal(which, 2), factors[2], scale)
+            to_gray = ops.where(ops.equal(which, 2), 1.0 - factors[2], to_gray)
+        out = images * _per_image(scale, images)
+        if 1 in factors or 2 in factors:
+            gray = grayscale(images)
+            offset = _per_image(to_gray, images) * gray  # (B, H, W, 1): the blend's offset, added to every channel
+            if 1 in factors:
+                offset = offset + _per_image(to_mean, images) * ops.mean(gray, axis=(1, 2, 3), keepdims=True)
+            out = out + offset
+        return ops.clip(out, 0.0, 1.0)
+
+    def _torchvision(self, images, order, factors):
+        """The four adjustments in each image's ``order`` ``(B, 4)``, the hue shift computed once per batch.
+
+        Every image meets the hue shift at one position ``k_h`` of its order: the blends of the positions before
+        ``k_h`` are applied first (each position's blend only to the images still before their hue), then the hue
+        shift to every image, then the blends after ``k_h``. That is the order's result exactly, with one HSV round
+        trip instead of four.
+        """
+        blends = [i for i in factors if i != 3]
+        if 3 not in factors:
+            for position in range(4):
+                images = self._blend(images, order[:, position], factors)
+            return images
+        hue_at = ops.argmax(ops.cast(ops.equal(order, 3), "int32"), axis=1)
+        none = ops.full_like(order[:, 0], -1)
+        if blends:
+            for position in range(3):  # a blend before the hue: position < k_h ≤ 3
+                images = self._blend(images, ops.where(position < hue_at, order[:, position], none), factors)
+        images = adjust_hue(images, factors[3])
+        if blends:
+            for position in range(1, 4):  # a blend after the hue: position > k_h ≥ 0
+                images = self._blend(images, ops.where(position > hue_at, order[:, position], none), factors)
+        return images
+
+    def _slot_v1(self, images, which, factors):
+        """One position of the random order under SimCLR v1's law (each adjustment computed, then selected)."""
+        functions = {0: _tf_brightness, 1: _tf_contrast, 2: _tf_saturation, 3: adjust_hue}
+        out = images
+        for i, factor in factors.items():
+            out = ops.where(ops.reshape(ops.equal(which, i), (-1, 1, 1, 1)), functions[i](images, factor), out)
+        return out
 
     def call(self, inputs, training=True):
         images = ops.cast(ops.convert_to_tensor(inputs), self.compute_dtype)
@@ -221,13 +301,13 @@ class ColorJitter(keras.layers.Layer):
         u = keras.random.uniform((batch, 4), 0.0, 1.0, seed=self.seed_generator)
         # a uniform random permutation per image: the ranks of four independent uniforms
         order = ops.argsort(keras.random.uniform((batch, 4), 0.0, 1.0, seed=self.seed_generator), axis=-1)
-        factors = {i: r[0] + (r[1] - r[0]) * u[:, i] for i, _, r in adjustments}
-        for slot in range(4):
-            which = order[:, slot]
-            out = images
-            for i, fn, _ in adjustments:
-                out = ops.where(ops.reshape(ops.equal(which, i), (-1, 1, 1, 1)), fn(images, factors[i]), out)
-            images = out
+        order = ops.cast(order, "int32")
+        factors = {i: ops.cast(r[0] + (r[1] - r[0]) * u[:, i], images.dtype) for i, r in adjustments}
+        if self.law == "simclr_v1":
+            for position in range(4):
+                images = self._slot_v1(images, order[:, position], factors)
+        else:
+            images = self._torchvision(images, order, factors)
         return images[0] if single else images
 
     def compute_output_shape(self, input_shape):

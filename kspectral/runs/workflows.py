@@ -273,8 +273,11 @@ def _monitors(config, dataset):
 
     if not (config.online_probe and dataset.labelled):
         return []
+    # solo-learn validates its online classifier with the backbone in eval mode (BatchNorm's moving statistics):
+    # a run at its protocol (classifier_lr) reports that number, the one its tables publish
+    calibration = {"calibration": 0} if config.classifier_lr is not None else {}
     return [OnlineProbeMonitor(dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test,
-                               knn_preset=config.knn_preset, seed=config.seed)]
+                               knn_preset=config.knn_preset, seed=config.seed, **calibration)]
 
 
 def _baseline_dim(config, problem):
