@@ -20,7 +20,15 @@ from kspectral.objectives.criteria import (
     sample_norms4,
 )
 from kspectral.objectives.dissl import DISSLLoss, dissl
-from kspectral.objectives.simclr import DCLLoss, SimCLRLoss, dcl, simclr, simclr_official, standardize_dimensions
+from kspectral.objectives.simclr import (
+    DCLLoss,
+    SimCLRLoss,
+    dcl,
+    simclr,
+    simclr_multiview,
+    simclr_official,
+    standardize_dimensions,
+)
 from kspectral.objectives.spectral_contrastive import SpectralContrastiveLoss, project_to_ball, spectral_contrastive
 from kspectral.objectives.tcr import TCRLoss, coding_rate, tcr
 from kspectral.objectives.tensors import as_float, l2_normalize, off_diagonal_square_sum
@@ -72,6 +80,7 @@ __all__ = [
     "sample_contrastive",
     "sample_norms4",
     "simclr",
+    "simclr_multiview",
     "simclr_official",
     "spectral_contrastive",
     "split_views",

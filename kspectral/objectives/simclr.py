@@ -177,6 +177,49 @@ def simclr(z_a, z_b, temperature=0.1, negatives="plain", dimensions="raw", retur
 
 
 @keras.saving.register_keras_serializable(package="kspectral")
+def simclr_multiview(views, temperature=0.1, return_terms=False):
+    """NT-Xent over ``V ≥ 2`` views of each sample, every other view of a sample a positive (multi-crop SimCLR).
+
+    The ``V·B`` embeddings ``[v¹_1 … v¹_B, …, v^V_1 … v^V_B]`` are L2-normalised; row ``i`` with positives ``P(i)``
+    (the other ``V − 1`` views of its sample) has ``ℓ_i = −log Σ_{p∈P(i)} exp(s_ip/τ) + log Σ_{k≠i} exp(s_ik/τ)``,
+    and ``L = mean_i ℓ_i``: the loss of solo-learn's ``simclr_loss_func`` with ``indexes.repeat(n_augs)``
+    (``solo/losses/simclr.py``), which its SimCLR trains with multi-crop, as SwAV's paper applies multi-crop to
+    SimCLR (Caron et al. 2020, arXiv:2006.09882, §4.3). With two views it is :func:`simclr` exactly.
+
+    Args:
+        views: a list of ``V ≥ 2`` embeddings ``(batch, dim)`` of the same shape.
+        temperature: τ > 0.
+        return_terms: return ``{"loss", "attraction", "repulsion"}`` (``mean_i −log Σ_p exp(s_ip/τ)`` and
+            ``mean_i log Σ_{k≠i} exp(s_ik/τ)``) instead.
+
+    Example:
+        >>> import numpy as np
+        >>> eye = np.eye(2)
+        >>> round(float(simclr_multiview([eye, eye], temperature=0.5)), 6)  # simclr(eye, eye, 0.5)
+        0.239545
+    """
+    temperature = check_positive(temperature, "temperature")
+    if not isinstance(views, (list, tuple)) or len(views) < 2:
+        raise ValueError(f"simclr_multiview takes a list of at least 2 views, got {type(views).__name__}")
+    views = [check_embeddings(as_float(v), f"views[{k}]", min_batch=2) for k, v in enumerate(views)]
+    for k, v in enumerate(views[1:], start=1):
+        check_pair(views[0], v)
+    count = len(views)
+    z = l2_normalize(ops.concatenate(views, axis=0))
+    sim = ops.matmul(z, ops.transpose(z)) / temperature
+    n = ops.shape(z)[0]
+    sample = ops.arange(n) % (n // count)  # row i is a view of sample i mod B
+    same = ops.equal(sample[:, None], sample[None, :])
+    self_mask = ops.one_hot(ops.arange(n), n) > 0.5
+    excluded = ops.cast(_EXCLUDED_LOGIT, sim.dtype)
+    positives = ops.where(ops.logical_and(same, ops.logical_not(self_mask)), sim, excluded)
+    others = ops.where(self_mask, excluded, sim)
+    attraction = ops.mean(-ops.logsumexp(positives, axis=1))
+    repulsion = ops.mean(ops.logsumexp(others, axis=1))
+    return loss_or_terms(attraction + repulsion, {"attraction": attraction, "repulsion": repulsion}, return_terms)
+
+
+@keras.saving.register_keras_serializable(package="kspectral")
 def dcl(z_a, z_b, temperature=0.1, negatives="plain", dimensions="raw", return_terms=False):
     """Decoupled contrastive loss (Yeh et al. 2022, arXiv:2110.06848, Sec. 3): the positive leaves the denominator.
 
@@ -291,6 +334,7 @@ class DCLLoss(_ContrastiveLoss):
 
 
 __all__ = [
+    "simclr_multiview",
     "DCLLoss",
     "DIMENSIONS",
     "NEGATIVES",

@@ -1,8 +1,13 @@
-"""The view-major layout of two views: ``[view_a; view_b]``, ``2B`` rows, row ``k`` and row ``k + B`` a pair.
+"""Views: which views an objective pairs, and the view-major layout of views in one batch.
 
-Methods that send both views through the network as one batch (SimCLR, CISSL, DISSL) and the Keras losses that
-take both views in one tensor (:class:`~kspectral.objectives.CISSLLoss`, :class:`~kspectral.objectives.DISSLLoss`)
-use this layout.
+- :func:`view_pairs`: the pairs of views an objective compares when a batch holds ``V ≥ 2`` views (global views
+  first, then the local ones of multi-crop): every pair, each global view with every other view, or consecutive
+  views. A two-view objective is averaged over the pairs (:meth:`kspectral.methods.SSLModel.compute_objective`);
+  with two views there is one pair, so the value is the two-view objective's.
+- :func:`join_views` / :func:`split_views`: ``[view_a; view_b]``, ``2B`` rows, row ``k`` and row ``k + B`` a pair.
+  Methods that send both views through the network as one batch (SimCLR, CISSL, DISSL) and the Keras losses that
+  take both views in one tensor (:class:`~kspectral.objectives.CISSLLoss`, :class:`~kspectral.objectives.DISSLLoss`)
+  use this layout.
 """
 
 from __future__ import annotations
@@ -55,4 +60,37 @@ def join_views(view_a, view_b, names=("view_a", "view_b")):
     return ops.concatenate([view_a, view_b], axis=0)
 
 
-__all__ = ["join_views", "split_views"]
+#: the pairings of :func:`view_pairs`
+PAIRINGS = ("all_pairs", "global_to_others", "consecutive")
+
+
+def view_pairs(n_views, pairing="all_pairs", n_global=2):
+    """The ``(i, j)`` pairs of views an objective compares, for ``n_views`` views of which the first ``n_global``
+    are global (large) crops.
+
+    - ``"all_pairs"``: every unordered pair ``i < j`` (``V(V − 1)/2`` pairs);
+    - ``"global_to_others"``: each global view ``i`` with every other view ``j ≠ i``, ``i`` first (the teacher's
+      view): DINO's and SwAV's multi-crop pairs (Caron et al. 2021, arXiv:2104.14294, Algorithm 1; Caron et al.
+      2020, arXiv:2006.09882, Eq. 3), ``n_global · (V − 1)`` pairs;
+    - ``"consecutive"``: ``(0, 1), (1, 2), …, (V − 2, V − 1)``.
+
+    Example:
+        >>> view_pairs(3)
+        [(0, 1), (0, 2), (1, 2)]
+        >>> view_pairs(4, "global_to_others")
+        [(0, 1), (0, 2), (0, 3), (1, 0), (1, 2), (1, 3)]
+    """
+    if pairing not in PAIRINGS:
+        raise ValueError(f"unknown pairing {pairing!r}; choose one of: {', '.join(PAIRINGS)}")
+    if isinstance(n_views, bool) or not isinstance(n_views, int) or n_views < 2:
+        raise ValueError(f"an objective pairs at least 2 views, got {n_views!r}")
+    if pairing == "all_pairs":
+        return [(i, j) for i in range(n_views) for j in range(i + 1, n_views)]
+    if pairing == "consecutive":
+        return [(i, i + 1) for i in range(n_views - 1)]
+    if not 1 <= n_global <= n_views:
+        raise ValueError(f"n_global must lie in [1, {n_views}] (the global views come first), got {n_global!r}")
+    return [(i, j) for i in range(n_global) for j in range(n_views) if j != i]
+
+
+__all__ = ["PAIRINGS", "join_views", "split_views", "view_pairs"]
