@@ -20,6 +20,8 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from kspectral.errors import InputError
+
 app = typer.Typer(
     name="kspectral",
     help="Self-supervised learning for Keras 3, beside the closed-form spectral embedding each loss recovers.",
@@ -705,8 +707,9 @@ def _os_error_message(exc):
 def main(argv=None):
     """Console-script entry point: run the app, report errors in one line with a proper exit code.
 
-    Exit codes: 0 success, 2 bad input (a ``ValueError`` or a missing file: the message names the problem and the
-    fix), 1 a failed run (divergence) or an internal error, 130 an interrupt. ``--debug`` anywhere on the command
+    Exit codes: 0 success, 2 bad input (a :class:`kspectral.errors.InputError` or a missing file: the message names
+    the problem and the fix), 1 a failed run (divergence) or an internal error (any other exception, a
+    ``ValueError`` from inside kspectral or a library included), 130 an interrupt. ``--debug`` anywhere on the command
     line (or ``KSPECTRAL_DEBUG=1``) shows the traceback of an error instead.
     """
     command = typer.main.get_command(app)
@@ -735,7 +738,7 @@ def main(argv=None):
     except OSError as exc:  # bad input: a path
         _error(_os_error_message(exc))
         code = 2
-    except ValueError as exc:  # bad input: a value, a recipe, a file's content
+    except InputError as exc:  # bad input: a value, a recipe, a file's content; the message names the fix
         _error(exc)
         code = 2
     except FloatingPointError as exc:  # a run that diverged; its message says how to resume

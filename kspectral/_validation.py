@@ -7,6 +7,7 @@ argument, what was wrong and how to fix it. The CLI prints these messages as one
 from __future__ import annotations
 
 import numpy as np
+from kspectral.errors import InputError
 
 
 def check_matrix(X, name="X", *, min_rows=1, min_cols=1, dtype=np.float64, allow_nan=False):
@@ -26,17 +27,17 @@ def check_matrix(X, name="X", *, min_rows=1, min_cols=1, dtype=np.float64, allow
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be a numeric array of shape (n_samples, n_features): {exc}") from None
     if arr.ndim != 2:
-        raise ValueError(
+        raise InputError(
             f"{name} must be 2-D (n_samples, n_features), got shape {arr.shape}; "
             "reshape it, e.g. X.reshape(len(X), -1)"
         )
     if arr.shape[0] < min_rows:
-        raise ValueError(f"{name} has {arr.shape[0]} rows; at least {min_rows} are needed")
+        raise InputError(f"{name} has {arr.shape[0]} rows; at least {min_rows} are needed")
     if arr.shape[1] < min_cols:
-        raise ValueError(f"{name} has {arr.shape[1]} columns; at least {min_cols} are needed")
+        raise InputError(f"{name} has {arr.shape[1]} columns; at least {min_cols} are needed")
     if not allow_nan and not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
-        raise ValueError(f"{name} contains {bad} NaN or infinite values; drop or impute them first")
+        raise InputError(f"{name} contains {bad} NaN or infinite values; drop or impute them first")
     return arr
 
 
@@ -44,13 +45,13 @@ def check_labels(y, name="y", n=None):
     """Return ``y`` as a 1-D array of labels, checking its length against ``n``."""
     arr = np.asarray(y)
     if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D (one label per sample), got shape {arr.shape}")
+        raise InputError(f"{name} must be 1-D (one label per sample), got shape {arr.shape}")
     if n is not None and arr.shape[0] != n:
-        raise ValueError(f"{name} has {arr.shape[0]} labels but there are {n} samples; they must match")
+        raise InputError(f"{name} has {arr.shape[0]} labels but there are {n} samples; they must match")
     if arr.shape[0] == 0:
-        raise ValueError(f"{name} is empty; at least one labelled sample is needed")
+        raise InputError(f"{name} is empty; at least one labelled sample is needed")
     if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or infinite labels")
+        raise InputError(f"{name} contains NaN or infinite labels")
     return arr
 
 
@@ -61,7 +62,7 @@ def check_positive_int(value, name, *, minimum=1, maximum=None):
     value = int(value)
     if value < minimum or (maximum is not None and value > maximum):
         upper = f" and at most {maximum}" if maximum is not None else ""
-        raise ValueError(f"{name} must be at least {minimum}{upper}, got {value}")
+        raise InputError(f"{name} must be at least {minimum}{upper}, got {value}")
     return value
 
 
@@ -101,13 +102,13 @@ def check_number(value, name, *, minimum=None, strict=False, maximum=None):
     else:
         need = None
     if not np.isfinite(number):
-        raise ValueError(f"{name} must be a finite{' ' + need if need and minimum == 0 else ''} number, got {number}")
+        raise InputError(f"{name} must be a finite{' ' + need if need and minimum == 0 else ''} number, got {number}")
     if minimum is not None and (number < minimum or (strict and number == minimum)):
         if minimum == 0:
-            raise ValueError(f"{name} must be a finite {need} number, got {number}")
-        raise ValueError(f"{name} must be {need}, got {number}")
+            raise InputError(f"{name} must be a finite {need} number, got {number}")
+        raise InputError(f"{name} must be {need}, got {number}")
     if maximum is not None and number > maximum:
-        raise ValueError(f"{name} must be at most {maximum}, got {number}")
+        raise InputError(f"{name} must be at most {maximum}, got {number}")
     return number
 
 
@@ -142,7 +143,7 @@ def parse_widths(spec, what="projector"):
     else:
         raise TypeError(f"a {what} spec must be a string such as '2048-2048-2048', got {type(spec).__name__}")
     if not widths or not all(isinstance(w, (int, np.integer)) and not isinstance(w, bool) and w > 0 for w in widths):
-        raise ValueError(
+        raise InputError(
             f"{what} spec {spec!r} is not valid: expected positive layer widths joined by '-', e.g. '2048-2048-2048'"
         )
     return tuple(int(w) for w in widths)
@@ -154,7 +155,7 @@ def check_image_size(image_size, name="image_size"):
         return None
     if isinstance(image_size, (tuple, list)):
         if len(image_size) != 2:
-            raise ValueError(f"{name} must be an int or a pair (height, width), got {image_size!r}")
+            raise InputError(f"{name} must be an int or a pair (height, width), got {image_size!r}")
         return (check_positive_int(image_size[0], f"{name}[0]"), check_positive_int(image_size[1], f"{name}[1]"))
     size = check_positive_int(image_size, name)
     return (size, size)
@@ -167,7 +168,7 @@ def check_image_shape(input_shape, what):
     except TypeError:
         raise TypeError(f"input_shape must be a tuple (height, width, channels), got {input_shape!r}") from None
     if len(shape) != 3:
-        raise ValueError(
+        raise InputError(
             f"{what} takes images of shape (height, width, channels), got input_shape={shape}; "
             "give grayscale images a channel axis, e.g. (28, 28, 1)"
         )

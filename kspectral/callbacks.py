@@ -38,7 +38,9 @@ import numpy as np
 from keras import ops
 
 from kspectral._validation import check_labels, check_positive_int
+from kspectral.methods.batchnorm import batchnorm_layers
 from kspectral.probes import KNN_PRESETS, knn_probe
+from kspectral.errors import InputError
 
 #: the keys :class:`OnlineProbeMonitor` writes into the epoch logs
 MONITOR_KEYS = ("online_linear_top1", "online_knn_top1")
@@ -47,9 +49,9 @@ MONITOR_KEYS = ("online_linear_top1", "online_knn_top1")
 def _images(x, name):
     x = np.asarray(x)
     if x.ndim < 2 or x.shape[0] == 0:
-        raise ValueError(f"{name} must be a non-empty batch of samples (N, ...), got shape {x.shape}")
+        raise InputError(f"{name} must be a non-empty batch of samples (N, ...), got shape {x.shape}")
     if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
-        raise ValueError(f"{name} contains NaN or infinite values")
+        raise InputError(f"{name} contains NaN or infinite values")
     return x
 
 
@@ -61,14 +63,8 @@ def _class_labels(y, n, name, allow_unlabelled):
     lowest = -1 if allow_unlabelled else 0
     if y.min() < lowest:
         what = "class indices ≥ 0, or −1 for unlabelled samples" if allow_unlabelled else "class indices ≥ 0"
-        raise ValueError(f"{name} must be {what}; got {int(y.min())}")
+        raise InputError(f"{name} must be {what}; got {int(y.min())}")
     return y
-
-
-def batchnorm_layers(model):
-    """The ``keras.layers.BatchNormalization`` layers of ``model`` (nested models included), in call order."""
-    return [layer for layer in model._flatten_layers(include_self=True, recursive=True)
-            if isinstance(layer, keras.layers.BatchNormalization)]
 
 
 @contextlib.contextmanager
@@ -98,7 +94,7 @@ def recalibrated_batchnorm(encoder, x, batch_size=256):
         return
     x = _images(x, "x")
     if x.shape[0] < 2:
-        raise ValueError(f"re-estimating BatchNorm statistics needs at least 2 images, got {x.shape[0]}")
+        raise InputError(f"re-estimating BatchNorm statistics needs at least 2 images, got {x.shape[0]}")
     saved = [(v, ops.convert_to_numpy(v.value).copy()) for v in encoder.non_trainable_variables]
     momenta = [layer.momentum for layer in layers]
     try:
@@ -140,7 +136,7 @@ def online_probe_top1(model, x, y, batch_size=256, calibration=None):
     """
     head = getattr(model, "online_probe", None)
     if head is None:
-        raise ValueError("the model has no online probe; build it with online_probe_classes=C")
+        raise InputError("the model has no online probe; build it with online_probe_classes=C")
     x = _images(x, "x")
     y = _class_labels(y, x.shape[0], "y", allow_unlabelled=False)
     block = (contextlib.nullcontext() if calibration is None
@@ -200,11 +196,11 @@ class OnlineProbeMonitor(keras.callbacks.Callback):
                  batch_size=256, seed=0, verbose=False, calibration=1024):
         super().__init__()
         if knn_preset not in KNN_PRESETS:
-            raise ValueError(f"unknown kNN preset {knn_preset!r}; choose one of: {', '.join(KNN_PRESETS)}")
+            raise InputError(f"unknown kNN preset {knn_preset!r}; choose one of: {', '.join(KNN_PRESETS)}")
         x_train = _images(x_train, "x_train")
         x_test = _images(x_test, "x_test")
         if x_train.shape[1:] != x_test.shape[1:]:
-            raise ValueError(
+            raise InputError(
                 f"x_train has samples of shape {x_train.shape[1:]} but x_test {x_test.shape[1:]}; they must match"
             )
         y_train = _class_labels(y_train, x_train.shape[0], "y_train", allow_unlabelled=True)
@@ -214,7 +210,7 @@ class OnlineProbeMonitor(keras.callbacks.Callback):
         self.batch_size = check_positive_int(batch_size, "batch_size")
         labelled = np.flatnonzero(y_train >= 0)
         if labelled.size < 2 or np.unique(y_train[labelled]).size < 2:
-            raise ValueError("y_train needs labelled samples (≥ 0) of at least two classes for the kNN monitor")
+            raise InputError("y_train needs labelled samples (≥ 0) of at least two classes for the kNN monitor")
         if labelled.size > self.max_train:
             labelled = np.sort(np.random.default_rng(seed).choice(labelled, self.max_train, replace=False))
         self.x_train = x_train[labelled]

@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 from typing import NamedTuple
+from kspectral.errors import InputError
 
 
 class MethodEntry(NamedTuple):
@@ -78,7 +79,7 @@ def resolve_name(name):
     if isinstance(name, str) and name in ALIASES:
         canonical, options = ALIASES[name]
         return canonical, dict(options)
-    raise ValueError(f"unknown method {name!r}; choose one of: {', '.join(names())}")
+    raise InputError(f"unknown method {name!r}; choose one of: {', '.join(names())}")
 
 
 __all__ = ["ALIASES", "METHODS", "MethodEntry", "canonical_names", "names", "resolve_name"]

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+from kspectral.errors import InputError
 
 #: the strategy names :func:`make_strategy` accepts (the ``strategy`` field of a run's config)
 STRATEGIES = ("auto", "one", "mirrored", "multiworker", "tpu")
@@ -38,7 +39,7 @@ _TF_CONFIG_EXAMPLE = (
 
 def _check_count(n, name):
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"{name} must be a positive integer, got {n!r}")
+        raise InputError(f"{name} must be a positive integer, got {n!r}")
     return n
 
 
@@ -71,7 +72,7 @@ def configure_cpu_devices(n):
     except RuntimeError:  # TensorFlow is initialised: its layout is fixed
         have = len(tf.config.list_logical_devices("CPU"))
         if have != n:
-            raise ValueError(
+            raise InputError(
                 f"cannot split the CPU into {n} logical devices: TensorFlow is already initialised with {have}, and "
                 "its device layout cannot change after initialisation; call configure_cpu_devices before any "
                 "TensorFlow operation (kspectral train does it first)"
@@ -83,29 +84,29 @@ def _tf_config():
     """The parsed ``TF_CONFIG`` of a multi-worker run, checked; ValueError naming the fix otherwise."""
     raw = os.environ.get("TF_CONFIG")
     if not raw:
-        raise ValueError(
+        raise InputError(
             "strategy 'multiworker' needs the TF_CONFIG environment variable naming the workers and this one's index, "
             f"e.g. {_TF_CONFIG_EXAMPLE} (see docs/distributed.md), or use --strategy auto on one machine"
         )
     try:
         config = json.loads(raw)
     except json.JSONDecodeError as err:
-        raise ValueError(f"TF_CONFIG is not valid JSON ({err.msg} at position {err.pos}); expected e.g. "
+        raise InputError(f"TF_CONFIG is not valid JSON ({err.msg} at position {err.pos}); expected e.g. "
                          f"{_TF_CONFIG_EXAMPLE}") from None
     cluster = config.get("cluster") if isinstance(config, dict) else None
     task = config.get("task") if isinstance(config, dict) else None
     hosts = [h for role in ("chief", "worker") for h in (cluster or {}).get(role, []) or []] \
         if isinstance(cluster, dict) else []
     if not hosts or not all(isinstance(h, str) and ":" in h for h in hosts):
-        raise ValueError(f"TF_CONFIG needs cluster.worker, a list of 'host:port' addresses, got {raw}; expected e.g. "
+        raise InputError(f"TF_CONFIG needs cluster.worker, a list of 'host:port' addresses, got {raw}; expected e.g. "
                          f"{_TF_CONFIG_EXAMPLE}")
     if not isinstance(task, dict) or task.get("type") not in ("chief", "worker") or not isinstance(
             task.get("index"), int) or isinstance(task.get("index"), bool):
-        raise ValueError(f"TF_CONFIG needs task = {{'type': 'worker', 'index': i}} naming this machine, got {raw}; "
+        raise InputError(f"TF_CONFIG needs task = {{'type': 'worker', 'index': i}} naming this machine, got {raw}; "
                          f"expected e.g. {_TF_CONFIG_EXAMPLE}")
     role = cluster.get(task["type"]) or []
     if not 0 <= task["index"] < len(role):
-        raise ValueError(f"TF_CONFIG's task index {task['index']} is outside cluster.{task['type']} "
+        raise InputError(f"TF_CONFIG's task index {task['index']} is outside cluster.{task['type']} "
                          f"({len(role)} entries); give each machine its own index 0 … {len(role) - 1}")
     return config
 
@@ -119,7 +120,7 @@ def _tpu_strategy():
         tf.tpu.experimental.initialize_tpu_system(resolver)
     except (ValueError, RuntimeError, tf.errors.NotFoundError, tf.errors.InvalidArgumentError) as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"no TPU found ({reason}); use --strategy auto on this machine") from None
+        raise InputError(f"no TPU found ({reason}); use --strategy auto on this machine") from None
     return tf.distribute.TPUStrategy(resolver)
 
 
@@ -148,11 +149,11 @@ def make_strategy(name="auto", cpu_devices=None):
             ``TF_CONFIG``; no TPU.
     """
     if name not in STRATEGIES:
-        raise ValueError(f"unknown strategy {name!r}; choose one of: {', '.join(STRATEGIES)}")
+        raise InputError(f"unknown strategy {name!r}; choose one of: {', '.join(STRATEGIES)}")
     if cpu_devices is not None:
         _check_count(cpu_devices, "cpu_devices")
         if cpu_devices > 1 and name not in ("auto", "mirrored"):
-            raise ValueError(f"cpu_devices={cpu_devices} splits one machine's CPU for --strategy mirrored (or auto); "
+            raise InputError(f"cpu_devices={cpu_devices} splits one machine's CPU for --strategy mirrored (or auto); "
                              f"drop --cpu-devices with --strategy {name}")
     if name == "multiworker":
         _tf_config()  # before TensorFlow starts: a clear message rather than a hang waiting for absent workers
@@ -164,7 +165,7 @@ def make_strategy(name="auto", cpu_devices=None):
         return _tpu_strategy()
     gpus = tf.config.list_physical_devices("GPU")
     if gpus and cpu_devices is not None and cpu_devices > 1:
-        raise ValueError(f"cpu_devices={cpu_devices} splits the CPU of a machine without GPUs, but this one has "
+        raise InputError(f"cpu_devices={cpu_devices} splits the CPU of a machine without GPUs, but this one has "
                          f"{len(gpus)} GPU(s): drop --cpu-devices (--strategy mirrored mirrors over the GPUs)")
     if cpu_devices is not None:
         configure_cpu_devices(cpu_devices)
@@ -178,7 +179,7 @@ def make_strategy(name="auto", cpu_devices=None):
     if cpus > 1 and (cpu_devices is not None or name == "mirrored"):
         return tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(cpus)])
     if name == "mirrored":
-        raise ValueError("strategy 'mirrored' found no GPU and one CPU device: pass --cpu-devices N (N ≥ 2) to "
+        raise InputError("strategy 'mirrored' found no GPU and one CPU device: pass --cpu-devices N (N ≥ 2) to "
                          "mirror over N logical CPUs, or use --strategy auto")
     return tf.distribute.get_strategy()
 

@@ -23,6 +23,7 @@ import keras
 from keras import ops
 
 from kspectral._validation import check_nonnegative, check_number, check_positive, check_positive_int
+from kspectral.errors import InputError
 
 __all__ = ["LARS", "LARS_RULES", "OPTIMIZERS", "WarmupCosine", "build_optimizer", "scaled_learning_rate"]
 
@@ -116,11 +117,11 @@ class LARS(keras.optimizers.Optimizer):
         super().__init__(learning_rate=learning_rate, weight_decay=None, name=name, **kwargs)
         self.momentum = check_number(momentum, "momentum", minimum=0.0, maximum=1.0)
         if self.momentum == 1.0:
-            raise ValueError("momentum must be below 1 (the momentum buffer would never forget), got 1.0")
+            raise InputError("momentum must be below 1 (the momentum buffer would never forget), got 1.0")
         self.lars_weight_decay = check_nonnegative(weight_decay, "weight_decay")
         self.trust_coefficient = check_positive(trust_coefficient, "trust_coefficient")
         if rule not in LARS_RULES:
-            raise ValueError(f"unknown LARS rule {rule!r}; choose one of: {', '.join(LARS_RULES)}")
+            raise InputError(f"unknown LARS rule {rule!r}; choose one of: {', '.join(LARS_RULES)}")
         self.rule = rule
         if epsilon is None:
             epsilon = 1e-8 if rule == "solo_learn" else 0.0
@@ -135,7 +136,7 @@ class LARS(keras.optimizers.Optimizer):
 
     def _set_exclusions(self, kind, var_list, var_names):
         if self.built:
-            raise ValueError(
+            raise InputError(
                 f"exclude_from_{kind}() must be called before the optimizer is built (before its first step)"
             )
         keys = {self._var_key(v) for v in var_list or ()}
@@ -270,14 +271,14 @@ class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
         self.total_steps = check_positive_int(total_steps, "total_steps")
         self.warmup_steps = check_positive_int(warmup_steps, "warmup_steps", minimum=0)
         if self.warmup_steps >= self.total_steps:
-            raise ValueError(
+            raise InputError(
                 f"warmup_steps ({self.warmup_steps}) must be smaller than total_steps ({self.total_steps}); "
                 "shorten the warm-up or train for more steps"
             )
         self.final_learning_rate = check_nonnegative(final_learning_rate, "final_learning_rate")
         self.warmup_start = check_nonnegative(warmup_start, "warmup_start")
         if warmup_law not in WARMUP_LAWS:
-            raise ValueError(f"unknown warmup_law {warmup_law!r}; choose one of: {', '.join(WARMUP_LAWS)}")
+            raise InputError(f"unknown warmup_law {warmup_law!r}; choose one of: {', '.join(WARMUP_LAWS)}")
         self.warmup_law = warmup_law
         self.name = name
 
@@ -362,7 +363,7 @@ def build_optimizer(name, learning_rate, weight_decay=0.0, momentum=0.9, *, excl
     """
     key = str(name).lower()
     if key not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; choose one of: {', '.join(OPTIMIZERS)}")
+        raise InputError(f"unknown optimizer {name!r}; choose one of: {', '.join(OPTIMIZERS)}")
     weight_decay = check_nonnegative(weight_decay, "weight_decay")
     if key == "lars":
         return LARS(

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from kspectral._validation import check_positive, check_positive_int
+from kspectral.errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -70,16 +71,16 @@ def _check_images(images):
     if x.ndim == 3:
         x = x[..., None]
     if x.ndim != 4 or x.shape[0] == 0 or x.shape[-1] not in (1, 3):
-        raise ValueError(
+        raise InputError(
             f"images must be a non-empty array (n, H, W, C) with C = 1 (grayscale) or 3 (RGB), got shape {x.shape}"
         )
     if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
-        raise ValueError(f"images must hold real numbers, got dtype {x.dtype}")
+        raise InputError(f"images must hold real numbers, got dtype {x.dtype}")
     x = x.astype(np.float32)
     if not np.all(np.isfinite(x)):
-        raise ValueError("images contain NaN or infinite values")
+        raise InputError("images contain NaN or infinite values")
     if x.min() < 0.0 or x.max() > 1.0:
-        raise ValueError(
+        raise InputError(
             f"images must have values in [0, 1], got [{x.min():g}, {x.max():g}]; scale them first "
             "(e.g. images / 255 for 8-bit images)"
         )
@@ -91,7 +92,7 @@ def _preset_augmenters(name, images, seed, image_size, options):
     from kspectral.data import AUGMENTERS, augmenter
 
     if name not in AUGMENTERS:
-        raise ValueError(f"unknown augmentation preset {name!r}; choose one of: {', '.join(AUGMENTERS)}")
+        raise InputError(f"unknown augmentation preset {name!r}; choose one of: {', '.join(AUGMENTERS)}")
     accepted = inspect.signature(AUGMENTERS[name]).parameters
     kwargs = dict(options or {})
     kwargs.setdefault("seed", seed)
@@ -122,7 +123,7 @@ def _draw_views(augmenters, images, views, seed):
             k = j % len(augmenters)
             view = keras.ops.convert_to_numpy(augmenters[k](images, training=True))
             if view.ndim != 4 or view.shape[0] != images.shape[0]:
-                raise ValueError(f"augmenter {k} returned shape {view.shape} for images of shape {images.shape}; "
+                raise InputError(f"augmenter {k} returned shape {view.shape} for images of shape {images.shape}; "
                                  "an augmenter must map (n, H, W, C) to (n, H', W', C')")
             out.append((k, view))
         return out
@@ -208,7 +209,7 @@ def augmentation_grid(images, augmenter, *, views=6, seed=0, out="grid.png", tit
         augmenters = _preset_augmenters(augmenter, x, seed, image_size, augment_options)
     else:
         if image_size is not None or augment_options:
-            raise ValueError("image_size and augment_options apply to a preset name, not to augmenter objects")
+            raise InputError("image_size and augment_options apply to a preset name, not to augmenter objects")
         augmenters = list(augmenter) if isinstance(augmenter, (tuple, list)) else [augmenter]
         if not augmenters or not all(callable(a) for a in augmenters):
             raise TypeError(
@@ -482,9 +483,9 @@ def plot_embedding_2d(h, y, out, *, method="pca", seed=0, class_names=None, sour
         the PNG path.
     """
     if method not in ("pca", "tsne"):
-        raise ValueError(f"method must be 'pca' or 'tsne', got {method!r}")
+        raise InputError(f"method must be 'pca' or 'tsne', got {method!r}")
     if h.shape[0] < 3:
-        raise ValueError(f"a 2-D map needs at least 3 points, got {h.shape[0]}")
+        raise InputError(f"a 2-D map needs at least 3 points, got {h.shape[0]}")
     if method == "pca":
         from sklearn.decomposition import PCA
 
@@ -608,7 +609,7 @@ def _probe_table(run_dir):
             try:
                 table = json.loads(path.read_text()).get("probes")
             except (json.JSONDecodeError, AttributeError) as exc:
-                raise ValueError(f"{path} is not a valid run file ({exc}); rerun `kspectral probe`") from None
+                raise InputError(f"{path} is not a valid run file ({exc}); rerun `kspectral probe`") from None
             for row, values in (table or {}).items():
                 probes.setdefault(row, {}).update(values or {})
     return probes
@@ -687,11 +688,11 @@ def plot_run(run_dir, *, model=None, dataset=None, out_dir=None, embedding="pca"
     if not run_dir.is_dir():
         raise FileNotFoundError(f"run directory {run_dir} does not exist")
     if embedding not in ("pca", "tsne"):
-        raise ValueError(f"embedding must be 'pca' or 'tsne', got {embedding!r}")
+        raise InputError(f"embedding must be 'pca' or 'tsne', got {embedding!r}")
     max_points = check_positive_int(max_points, "max_points", minimum=3)
     out_dir = Path(out_dir) if out_dir is not None else run_dir / "plots"
     if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"--out {out_dir} exists and is not a directory; choose a folder for the PNGs")
+        raise InputError(f"--out {out_dir} exists and is not a directory; choose a folder for the PNGs")
     out_dir.mkdir(parents=True, exist_ok=True)  # an unwritable place fails here, before any figure is drawn
     result = Plots()
     stage = on_stage or (lambda message: None)

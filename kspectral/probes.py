@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from kspectral._validation import check_labels, check_matrix, check_number, check_positive_int
+from kspectral.errors import InputError
 
 #: ``linear_probe(backend="auto")`` trains the Keras classifier when the training features have more entries than
 #: this (``N·D``; CIFAR-10's 50 000 ResNet-18 representations have 25.6 M), scikit-learn's L-BFGS below it
@@ -30,13 +31,13 @@ def _check_split(train_features, train_labels, test_features, test_labels):
     xtr = check_matrix(train_features, "train_features", min_rows=2)
     xte = check_matrix(test_features, "test_features")
     if xtr.shape[1] != xte.shape[1]:
-        raise ValueError(
+        raise InputError(
             f"train_features have {xtr.shape[1]} dimensions but test_features have {xte.shape[1]}; they must match"
         )
     ytr = check_labels(train_labels, "train_labels", n=xtr.shape[0])
     yte = check_labels(test_labels, "test_labels", n=xte.shape[0])
     if np.unique(ytr).size < 2:
-        raise ValueError("train_labels hold a single class; a probe needs at least two")
+        raise InputError("train_labels hold a single class; a probe needs at least two")
     return xtr, ytr, xte, yte
 
 
@@ -130,7 +131,7 @@ def linear_probe(train_features, train_labels, test_features, test_labels, *, C=
         True
     """
     if backend not in LINEAR_BACKENDS:
-        raise ValueError(f"unknown linear probe backend {backend!r}; choose one of: {', '.join(LINEAR_BACKENDS)}")
+        raise InputError(f"unknown linear probe backend {backend!r}; choose one of: {', '.join(LINEAR_BACKENDS)}")
     xtr, ytr, xte, yte = _check_split(train_features, train_labels, test_features, test_labels)
     C = check_number(C, "C", minimum=0.0, strict=True)
     if backend == "auto":
@@ -223,12 +224,12 @@ def knn_probe(train_features, train_labels, test_features, test_labels, *, prese
         Test accuracy in ``[0, 1]``.
     """
     if preset not in KNN_PRESETS:
-        raise ValueError(f"unknown kNN preset {preset!r}; choose one of: {', '.join(KNN_PRESETS)}")
+        raise InputError(f"unknown kNN preset {preset!r}; choose one of: {', '.join(KNN_PRESETS)}")
     k_default, t_default = KNN_PRESETS[preset]
     k = check_positive_int(k_default if k is None else k, "k")
     temperature = t_default if temperature is None else float(temperature)
     if temperature <= 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
+        raise InputError(f"temperature must be positive, got {temperature}")
     xtr, ytr, xte, yte = _check_split(train_features, train_labels, test_features, test_labels)
     classes, ytr_idx = np.unique(ytr, return_inverse=True)
     k = min(k, xtr.shape[0])

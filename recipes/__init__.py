@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from kspectral.errors import InputError
+
 RECIPE_DIR = Path(__file__).resolve().parent
 
 #: ``{method}_{encoder}_bs{batch}-{epochs}e_{dataset}``: method and dataset may contain ``_``, the encoder may not.
@@ -45,7 +47,7 @@ def read_recipe_text(path):
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise ValueError(f"recipe {path} is not UTF-8 text (byte {exc.start}: {exc.reason}); save it as "
+        raise InputError(f"recipe {path} is not UTF-8 text (byte {exc.start}: {exc.reason}); save it as "
                          "UTF-8") from None
 
 
@@ -63,7 +65,7 @@ def parse_recipe_name(name):
     stem = stem[:-5] if stem.endswith(".toml") else stem
     match = RECIPE_NAME.fullmatch(stem)
     if match is None:
-        raise ValueError(f"recipe name {stem!r} does not follow {{method}}_{{encoder}}_bs{{batch}}-{{epochs}}e_"
+        raise InputError(f"recipe name {stem!r} does not follow {{method}}_{{encoder}}_bs{{batch}}-{{epochs}}e_"
                          "{dataset}, e.g. vicreg_resnet18_bs256-1000e_cifar10")
     fields = match.groupdict()
     return {**fields, "batch_size": int(fields["batch_size"]), "epochs": int(fields["epochs"])}
@@ -104,11 +106,11 @@ def load_recipe(name_or_path):
     try:
         values = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"recipe {path} is not valid TOML ({exc}); fix that line") from None
+        raise InputError(f"recipe {path} is not valid TOML ({exc}); fix that line") from None
     if "train" not in values:
         return values
     others = sorted(k for k in values if k != "train")
     if others:
-        raise ValueError(f"recipe {path} has keys outside its [train] table ({', '.join(others)}); move them under "
+        raise InputError(f"recipe {path} has keys outside its [train] table ({', '.join(others)}); move them under "
                          "[train]")
     return values["train"]

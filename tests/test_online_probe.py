@@ -131,7 +131,7 @@ def test_device_views_equal_the_data_pipeline_views():
 def test_device_model_refuses_pairs(digits_data):
     model = device_model(0)
     pairs = augmented_pairs(digits_data.x_train, digits_augmenter(), batch_size=64)
-    with pytest.raises(ValueError, match="draws its two views itself"):
+    with pytest.raises(ValueError, match="draws its views itself"):
         model.fit(pairs, epochs=1, verbose=0)
 
 
@@ -226,8 +226,8 @@ def test_online_probe_and_augmenter_errors(digits_data):
         VICReg(encoder=tiny_encoder(), online_probe_classes=3, online_probe_optimizer=0.1)
     with pytest.raises(TypeError, match="kspectral.data.augmenter"):
         VICReg(encoder=tiny_encoder(), augmenters="cifar")
-    with pytest.raises(ValueError, match="one augmenter"):
-        VICReg(encoder=tiny_encoder(), augmenters=[keras.layers.Identity()] * 3)
+    with pytest.raises(ValueError, match="empty list"):
+        VICReg(encoder=tiny_encoder(), augmenters=[])
     with pytest.raises(TypeError, match="augmenters\\[1\\]"):
         VICReg(encoder=tiny_encoder(), augmenters=[keras.layers.Identity(), lambda x: x])
     shared = keras.optimizers.Adam()

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from kspectral.data.datasets import MEMORY_BUDGET, ImageDataset, check_budget, check_test_size, stratified_split
+from kspectral.errors import InputError
 
 _NPZ_KEYS = ("x", "y", "x_test", "y_test")
 
@@ -37,26 +38,26 @@ def _samples(array, key, path):
     """``array`` as float32 samples (uint8 divided by 255); ``path`` names the source in messages."""
     array = np.asarray(array)
     if array.dtype.kind not in "biuf":
-        raise ValueError(f"{path}: {key} has dtype {array.dtype}; give numbers (uint8 images, or floats)")
+        raise InputError(f"{path}: {key} has dtype {array.dtype}; give numbers (uint8 images, or floats)")
     if array.ndim == 3:
         array = array[..., None]
     if array.ndim not in (2, 4) or array.shape[0] == 0:
-        raise ValueError(f"{path}: {key} must have shape (N, D) features, (N, H, W) or (N, H, W, C) images with "
+        raise InputError(f"{path}: {key} must have shape (N, D) features, (N, H, W) or (N, H, W, C) images with "
                          f"N ≥ 1, got {array.shape}")
     if array.dtype == np.uint8:
         return array.astype(np.float32) / np.float32(255.0)
     array = array.astype(np.float32)
     if not np.all(np.isfinite(array)):
-        raise ValueError(f"{path}: {key} contains NaN or infinite values")
+        raise InputError(f"{path}: {key} contains NaN or infinite values")
     return array
 
 
 def _labels(y, key, x, path):
     y = np.asarray(y)
     if y.ndim != 1 or len(y) != len(x):
-        raise ValueError(f"{path}: {key} must hold one label per sample, shape ({len(x)},), got {y.shape}")
+        raise InputError(f"{path}: {key} must hold one label per sample, shape ({len(x)},), got {y.shape}")
     if y.dtype.kind not in "iuUSb":
-        raise ValueError(f"{path}: {key} must hold integer or string labels, got dtype {y.dtype}")
+        raise InputError(f"{path}: {key} must hold integer or string labels, got dtype {y.dtype}")
     return y
 
 
@@ -95,32 +96,32 @@ def load_array_file(path, *, name=None, test_size=0.2, seed=0):
     try:
         loaded = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
-        raise ValueError(f"cannot read array file {path}: {exc}") from None
+        raise InputError(f"cannot read array file {path}: {exc}") from None
     if path.suffix.lower() == ".npy":
         arrays = {"x": loaded}
     else:
         with loaded:
             unknown = sorted(set(loaded.files) - set(_NPZ_KEYS))
             if "x" not in loaded.files:
-                raise ValueError(f"{path} has no array 'x' (it has: {', '.join(loaded.files) or 'none'}); save the "
+                raise InputError(f"{path} has no array 'x' (it has: {', '.join(loaded.files) or 'none'}); save the "
                                  "samples as x, and optionally y, x_test, y_test")
             if unknown:
-                raise ValueError(f"{path} has arrays kspectral does not read: {', '.join(unknown)}; use the names "
+                raise InputError(f"{path} has arrays kspectral does not read: {', '.join(unknown)}; use the names "
                                  f"{', '.join(_NPZ_KEYS)}")
             arrays = {key: loaded[key] for key in loaded.files}
     x = _samples(arrays["x"], "x", path)
     x_test = _samples(arrays["x_test"], "x_test", path) if "x_test" in arrays else None
     if x_test is not None and x_test.shape[1:] != x.shape[1:]:
-        raise ValueError(f"{path}: x_test samples have shape {x_test.shape[1:]}, x samples {x.shape[1:]}")
+        raise InputError(f"{path}: x_test samples have shape {x_test.shape[1:]}, x samples {x.shape[1:]}")
     y = _labels(arrays["y"], "y", x, path) if "y" in arrays else None
     y_test = _labels(arrays["y_test"], "y_test", x_test, path) if "y_test" in arrays and x_test is not None else None
     if "y_test" in arrays and x_test is None:
-        raise ValueError(f"{path} has y_test but no x_test; save the test samples as x_test")
+        raise InputError(f"{path} has y_test but no x_test; save the test samples as x_test")
     if y is not None and x_test is not None and y_test is None:
-        raise ValueError(f"{path} has labels y and test samples x_test but no y_test; save y_test too (or drop "
+        raise InputError(f"{path} has labels y and test samples x_test but no y_test; save y_test too (or drop "
                          "x_test and let test_size split x)")
     if y is None and y_test is not None:
-        raise ValueError(f"{path} has y_test but no y; save the training labels as y")
+        raise InputError(f"{path} has y_test but no y; save the training labels as y")
     return _dataset(name, f"array file {path}", x, y, x_test, y_test, test_size, seed, where=path)
 
 
@@ -160,16 +161,16 @@ def from_arrays(x, y=None, x_test=None, y_test=None, *, name="arrays", test_size
     x = _samples(x, "x", where)
     x_test = None if x_test is None else _samples(x_test, "x_test", where)
     if x_test is not None and x_test.shape[1:] != x.shape[1:]:
-        raise ValueError(f"{where}: x_test samples have shape {x_test.shape[1:]}, x samples {x.shape[1:]}")
+        raise InputError(f"{where}: x_test samples have shape {x_test.shape[1:]}, x samples {x.shape[1:]}")
     y = None if y is None else _labels(y, "y", x, where)
     if y_test is not None and x_test is None:
-        raise ValueError(f"{where}: y_test is given without x_test; pass the test samples too")
+        raise InputError(f"{where}: y_test is given without x_test; pass the test samples too")
     y_test = None if y_test is None else _labels(y_test, "y_test", x_test, where)
     if y is not None and x_test is not None and y_test is None:
-        raise ValueError(f"{where}: labels y and test samples x_test but no y_test; pass y_test too (or drop x_test "
+        raise InputError(f"{where}: labels y and test samples x_test but no y_test; pass y_test too (or drop x_test "
                          "and let test_size split x)")
     if y is None and y_test is not None:
-        raise ValueError(f"{where}: y_test is given without y; pass the training labels too")
+        raise InputError(f"{where}: y_test is given without y; pass the training labels too")
     return _dataset(name, "numpy arrays", x, y, x_test, y_test, test_size, seed, where)
 
 
@@ -180,33 +181,33 @@ def _from_tf_data(ds, name, test_size, seed, memory_budget):
     spec = ds.element_spec
     labelled = isinstance(spec, tuple) and len(spec) == 2 and all(isinstance(s, tf.TensorSpec) for s in spec)
     if not (labelled or isinstance(spec, tf.TensorSpec)):
-        raise ValueError(f"a tf.data dataset given as data must yield images or (image, label) pairs, got elements "
+        raise InputError(f"a tf.data dataset given as data must yield images or (image, label) pairs, got elements "
                          f"{spec}")
     image_spec = spec[0] if labelled else spec
     if image_spec.shape.rank == 4:  # a batched dataset: one sample per element
         ds = ds.unbatch()
     elif image_spec.shape.rank not in (1, 2, 3):
-        raise ValueError(f"a tf.data dataset given as data must yield (H, W, C) / (H, W) images or (D,) features, "
+        raise InputError(f"a tf.data dataset given as data must yield (H, W, C) / (H, W) images or (D,) features, "
                          f"or batches of them; got elements of shape {image_spec.shape}")
     if int(ds.cardinality()) == tf.data.INFINITE_CARDINALITY:
-        raise ValueError("the tf.data dataset given as data is infinite (e.g. .repeat()); pass a finite one")
+        raise InputError("the tf.data dataset given as data is infinite (e.g. .repeat()); pass a finite one")
     images, labels, used = [], [], 0
     for element in ds.as_numpy_iterator():
         image = element[0] if labelled else element
         used += 4 * image.size
         if used > memory_budget:
-            raise ValueError(f"the tf.data dataset given as data exceeds the memory budget of "
+            raise InputError(f"the tf.data dataset given as data exceeds the memory budget of "
                              f"{memory_budget / 2**30:.1f} GiB as float32; save it as an .npz file or a folder of "
                              "images and pass its path as the dataset, or raise memory_budget")
         images.append(image)
         if labelled:
             labels.append(element[1])
     if not images:
-        raise ValueError("the tf.data dataset given as data is empty")
+        raise InputError("the tf.data dataset given as data is empty")
     try:
         x = np.stack(images)
     except ValueError:
-        raise ValueError("the tf.data dataset given as data yields images of different shapes; resize them to one "
+        raise InputError("the tf.data dataset given as data yields images of different shapes; resize them to one "
                          "size first (e.g. with ds.map(lambda x, y: (tf.image.resize(x, (32, 32)), y)))") from None
     y = np.asarray(labels) if labelled else None
     return from_arrays(x, y, name=name, test_size=test_size, seed=seed)
@@ -244,13 +245,13 @@ def as_dataset(data, *, test_size=0.2, seed=0, name="arrays", memory_budget=None
     memory_budget = check_budget(memory_budget, "memory_budget", MEMORY_BUDGET)
     if isinstance(data, tuple):
         if len(data) not in (2, 4):
-            raise ValueError(f"data as a tuple is (x, y) or (x_train, y_train, x_test, y_test), got {len(data)} items")
+            raise InputError(f"data as a tuple is (x, y) or (x_train, y_train, x_test, y_test), got {len(data)} items")
         return from_arrays(*data, name=name, test_size=test_size, seed=seed)
     tf = sys.modules.get("tensorflow")  # a tf.data dataset implies TensorFlow is loaded
     if tf is not None and isinstance(data, tf.data.Dataset):
         return _from_tf_data(data, name, test_size, seed, memory_budget)
     if isinstance(data, np.ndarray):
-        raise ValueError("data as one array has no labels to probe with; pass (x, y), or (x, None) for unlabelled "
+        raise InputError("data as one array has no labels to probe with; pass (x, y), or (x, None) for unlabelled "
                          "images")
-    raise ValueError(f"data must be an ImageDataset, a tuple (x, y) / (x_train, y_train, x_test, y_test) of numpy "
+    raise InputError(f"data must be an ImageDataset, a tuple (x, y) / (x_train, y_train, x_test, y_test) of numpy "
                      f"arrays or a finite tf.data.Dataset, got {type(data).__name__}")

@@ -42,6 +42,7 @@ way — ``kspectral train``'s ``normalize`` setting puts the layer in the encode
 from __future__ import annotations
 
 import functools
+import inspect
 import numbers
 from dataclasses import dataclass, replace
 
@@ -58,6 +59,7 @@ from kspectral.data.augmentations import (
 )
 from kspectral.data.blur import GaussianBlur
 from kspectral.data.color import JITTER_LAWS, ColorJitter, Grayscale
+from kspectral.errors import InputError
 
 VALUE_RANGE = (0.0, 1.0)
 BLUR_SIGMA = (0.1, 2.0)
@@ -85,7 +87,7 @@ class _Seeds:
 def _channels(channels):
     channels = check_positive_int(channels, "channels")
     if channels not in (1, 3):
-        raise ValueError(
+        raise InputError(
             f"channels must be 3 (RGB images) or 1 (grayscale images, colour transformations dropped), got {channels}"
         )
     return channels
@@ -166,11 +168,11 @@ def build_view(spec, preset, *, image_size=None, channels=3, seed=None, name=Non
     size = check_image_size(image_size)
     channels = _channels(channels)
     if jitter_law not in JITTER_LAWS:
-        raise ValueError(f"unknown jitter_law {jitter_law!r}; choose one of: {', '.join(JITTER_LAWS)}")
+        raise InputError(f"unknown jitter_law {jitter_law!r}; choose one of: {', '.join(JITTER_LAWS)}")
     if spec.blur_kernel not in BLUR_KERNELS:
-        raise ValueError(f"unknown blur kernel {spec.blur_kernel!r}; choose one of: {', '.join(BLUR_KERNELS)}")
+        raise InputError(f"unknown blur kernel {spec.blur_kernel!r}; choose one of: {', '.join(BLUR_KERNELS)}")
     if spec.blur_p > 0 and spec.blur_kernel == "side" and size is None:
-        raise ValueError(
+        raise InputError(
             f"the {preset!r} augmentation blurs with a kernel of 10 % of the image side: pass image_size=... "
             "(or blur=False where the preset takes it)"
         )
@@ -347,7 +349,7 @@ def solo_augmenters(name, image_size=None, *, channels=3, seed=None, jitter_law=
         one ``keras.Sequential`` (symmetric sets: both views), or a pair (``solo_asymmetric``).
     """
     if name not in SOLO_VIEWS:
-        raise ValueError(f"unknown solo-learn view set {name!r}; choose one of: {', '.join(SOLO_VIEWS)}")
+        raise InputError(f"unknown solo-learn view set {name!r}; choose one of: {', '.join(SOLO_VIEWS)}")
     common = dict(jitter_law=jitter_law, interpolation=interpolation, normalize=normalize)
     views = _views(name, SOLO_VIEWS[name], image_size, channels, seed, common)
     return views[0] if len(views) == 1 else tuple(views)
@@ -427,12 +429,12 @@ def multicrop(base="simclr", image_size=None, *, n_small=6, small_size=None, lar
         (8, 16, 16, 3)
     """
     if base not in MULTICROP_BASES:
-        raise ValueError(f"multicrop base must be one of {', '.join(MULTICROP_BASES)}, got {base!r}")
+        raise InputError(f"multicrop base must be one of {', '.join(MULTICROP_BASES)}, got {base!r}")
     n_small = check_positive_int(n_small, "n_small", minimum=0)
     size = check_image_size(image_size)
     if small_size is None:
         if size is None:
-            raise ValueError("multicrop needs small_size=... (or image_size=..., from which it is derived)")
+            raise InputError("multicrop needs small_size=... (or image_size=..., from which it is derived)")
         small_size = tuple(max(1, round(96 / 224 * side)) for side in size)
     _Seeds(seed)  # validates it
     options = dict(options)
@@ -479,5 +481,21 @@ def augmenter(name, image_size=None, **options):
         >>> view1, view2 = augmenter("byol", image_size=32, seed=0)
     """
     if name not in AUGMENTERS:
-        raise ValueError(f"unknown augmentation preset {name!r}; choose one of: {', '.join(AUGMENTERS)}")
+        raise InputError(f"unknown augmentation preset {name!r}; choose one of: {', '.join(AUGMENTERS)}")
     return AUGMENTERS[name](image_size=image_size, **options)
+
+
+def preset_views(name, options=None):
+    """How many views the preset ``name`` makes with ``options``: ``2 + n_small`` for ``multicrop`` (default 6 small
+    views), else 2 (a single augmenter serves both views of a pair).
+
+    Example:
+        >>> preset_views("cifar"), preset_views("multicrop"), preset_views("multicrop", {"n_small": 2})
+        (2, 8, 4)
+    """
+    if name != "multicrop":
+        return 2
+    n_small = (options or {}).get("n_small", inspect.signature(multicrop).parameters["n_small"].default)
+    if isinstance(n_small, bool) or not isinstance(n_small, int) or n_small < 0:
+        raise InputError(f"augment_options.n_small must be an integer ≥ 0 (the number of small views), got {n_small!r}")
+    return 2 + n_small

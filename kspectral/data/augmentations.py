@@ -20,6 +20,7 @@ from keras import ops
 
 from kspectral._validation import check_number, check_positive_int
 from kspectral.data.resample import resize_boxes
+from kspectral.errors import InputError
 
 _ATTEMPTS = 10  # crop boxes drawn per image before falling back to the centre crop
 #: resampling of :class:`RandomResizedCrop`
@@ -29,11 +30,11 @@ INTERPOLATIONS = ("bilinear", "bicubic")
 def _check_pair(value, name, *, positive=False, maximum=None):
     """A ``(low, high)`` pair of finite numbers with ``low <= high``."""
     if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise ValueError(f"{name} must be a pair (low, high), got {value!r}")
+        raise InputError(f"{name} must be a pair (low, high), got {value!r}")
     low = check_number(value[0], f"{name}[0]", minimum=0.0, strict=positive, maximum=maximum)
     high = check_number(value[1], f"{name}[1]", minimum=0.0, strict=positive, maximum=maximum)
     if low > high:
-        raise ValueError(f"{name} must satisfy low <= high, got {value!r}")
+        raise InputError(f"{name} must satisfy low <= high, got {value!r}")
     return (low, high)
 
 
@@ -45,7 +46,7 @@ def _as_batch(inputs, dtype):
     """``inputs`` as a float batch of rank 4, and whether a rank-3 image was given."""
     images = ops.convert_to_tensor(inputs)
     if len(images.shape) not in (3, 4):
-        raise ValueError(
+        raise InputError(
             f"expected images of shape (batch, height, width, channels) or (height, width, channels), "
             f"got shape {tuple(images.shape)}"
         )
@@ -142,11 +143,11 @@ class RandomResizedCrop(keras.layers.Layer):
         self.scale = _check_pair(scale, "scale", positive=True, maximum=1.0)
         self.ratio = _check_pair(ratio, "ratio", positive=True)
         if interpolation not in INTERPOLATIONS:
-            raise ValueError(f"unknown interpolation {interpolation!r}; choose one of: {', '.join(INTERPOLATIONS)}")
+            raise InputError(f"unknown interpolation {interpolation!r}; choose one of: {', '.join(INTERPOLATIONS)}")
         self.interpolation = interpolation
         if value_range is not None:
             if not isinstance(value_range, (tuple, list)) or len(value_range) != 2 or value_range[0] >= value_range[1]:
-                raise ValueError(f"value_range must be None or a pair (low, high) with low < high, got {value_range!r}")
+                raise InputError(f"value_range must be None or a pair (low, high) with low < high, got {value_range!r}")
             value_range = (float(value_range[0]), float(value_range[1]))
         self.value_range = value_range
         self.seed = seed
@@ -289,7 +290,7 @@ class RandomApply(keras.layers.Layer):
             return inputs
         outputs = ops.cast(self.layer(inputs, training=True), inputs.dtype)
         if tuple(outputs.shape) != tuple(inputs.shape):
-            raise ValueError(
+            raise InputError(
                 f"RandomApply needs a layer that keeps the shape of its input, but {self.layer.name} maps "
                 f"{tuple(inputs.shape)} to {tuple(outputs.shape)}; apply shape-changing layers unconditionally"
             )
@@ -335,7 +336,7 @@ class Solarize(keras.layers.Layer):
         super().__init__(**kwargs)
         self.threshold = check_number(threshold, "threshold", minimum=0.0, maximum=1.0)
         if not isinstance(value_range, (tuple, list)) or len(value_range) != 2 or value_range[0] >= value_range[1]:
-            raise ValueError(f"value_range must be a pair (low, high) with low < high, got {value_range!r}")
+            raise InputError(f"value_range must be a pair (low, high) with low < high, got {value_range!r}")
         self.value_range = (float(value_range[0]), float(value_range[1]))
 
     def call(self, inputs):
@@ -428,7 +429,7 @@ class CheckChannels(keras.layers.Layer):
 
     def _check(self, shape):
         if len(shape) not in (3, 4):
-            raise ValueError(
+            raise InputError(
                 f"expected images of shape (batch, height, width, {self.channels}), got shape {tuple(shape)}"
             )
         got = shape[-1]
@@ -437,7 +438,7 @@ class CheckChannels(keras.layers.Layer):
                 f"build the augmenter with channels={got} (channels=1 drops the colour jitter and grayscale)"
                 if got in (1, 3) else "convert the images to RGB (3 channels) or grayscale (1 channel)"
             )
-            raise ValueError(
+            raise InputError(
                 f"this augmenter was built for images of shape (batch, height, width, {self.channels}) but got "
                 f"shape {tuple(shape)}; {fix}"
             )
@@ -476,21 +477,21 @@ def normalization_stats(normalize, channels=None):
     (or numbers), checked against ``channels`` when given."""
     if isinstance(normalize, str):
         if normalize not in NORMALIZATION:
-            raise ValueError(f"unknown normalization {normalize!r}; choose one of: {', '.join(NORMALIZATION)}, or "
+            raise InputError(f"unknown normalization {normalize!r}; choose one of: {', '.join(NORMALIZATION)}, or "
                              "give (mean, std)")
         mean, std = NORMALIZATION[normalize]
     elif isinstance(normalize, (tuple, list)) and len(normalize) == 2:
         mean, std = normalize
     else:
-        raise ValueError(f"normalize must be a dataset name ({', '.join(NORMALIZATION)}) or a pair (mean, std), "
+        raise InputError(f"normalize must be a dataset name ({', '.join(NORMALIZATION)}) or a pair (mean, std), "
                          f"got {normalize!r}")
     mean = tuple(float(m) for m in (mean if isinstance(mean, (tuple, list)) else [mean]))
     std = tuple(check_number(s, "std", minimum=0.0, strict=True) for s in (std if isinstance(std, (tuple, list))
                                                                            else [std]))
     if len(mean) != len(std):
-        raise ValueError(f"normalize needs as many means as standard deviations, got {len(mean)} and {len(std)}")
+        raise InputError(f"normalize needs as many means as standard deviations, got {len(mean)} and {len(std)}")
     if channels is not None and len(mean) not in (1, channels):
-        raise ValueError(f"normalize has {len(mean)} channel statistics but the images have {channels} channels")
+        raise InputError(f"normalize has {len(mean)} channel statistics but the images have {channels} channels")
     return mean, std
 
 
@@ -516,17 +517,17 @@ class Normalize(keras.layers.Layer):
         super().__init__(**kwargs)
         if normalize is not None:
             if mean is not None or std is not None:
-                raise ValueError("give either normalize=NAME or mean and std, not both")
+                raise InputError("give either normalize=NAME or mean and std, not both")
             mean, std = normalization_stats(normalize)
         elif mean is None or std is None:
-            raise ValueError("Normalize needs mean and std, or normalize=NAME (a dataset: "
+            raise InputError("Normalize needs mean and std, or normalize=NAME (a dataset: "
                              f"{', '.join(NORMALIZATION)})")
         self.mean, self.std = normalization_stats((mean, std))
 
     def build(self, input_shape):
         channels = tuple(input_shape)[-1]
         if channels is not None and len(self.mean) not in (1, channels):
-            raise ValueError(f"Normalize has {len(self.mean)} channel statistics but the inputs have shape "
+            raise InputError(f"Normalize has {len(self.mean)} channel statistics but the inputs have shape "
                              f"{tuple(input_shape)}")
         self.built = True
 

@@ -22,6 +22,7 @@ import keras
 from keras import ops
 
 from kspectral._validation import check_number, check_positive_int
+from kspectral.errors import InputError
 
 #: PIL's box passes per axis (``ImageFilter.GaussianBlur``)
 PASSES = 3
@@ -132,20 +133,20 @@ class GaussianBlur(keras.layers.Layer):
     def __init__(self, sigma=(0.1, 2.0), kernel_size=None, border=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(sigma, (tuple, list)) or len(sigma) != 2:
-            raise ValueError(f"sigma must be a pair (low, high) of standard deviations in pixels, got {sigma!r}")
+            raise InputError(f"sigma must be a pair (low, high) of standard deviations in pixels, got {sigma!r}")
         low = check_number(sigma[0], "sigma[0]", minimum=0.0, strict=True)
         high = check_number(sigma[1], "sigma[1]", minimum=0.0, strict=True)
         if low > high:
-            raise ValueError(f"sigma must satisfy low <= high, got {sigma!r}")
+            raise InputError(f"sigma must satisfy low <= high, got {sigma!r}")
         self.sigma = (low, high)
         if kernel_size is not None:
             kernel_size = check_positive_int(kernel_size, "kernel_size", minimum=3)
             if kernel_size % 2 == 0:
-                raise ValueError(f"kernel_size must be odd (a centred kernel), got {kernel_size}")
+                raise InputError(f"kernel_size must be odd (a centred kernel), got {kernel_size}")
         self.kernel_size = kernel_size
         border = border if border is not None else ("edge" if kernel_size is None else "reflect")
         if border not in BORDERS:
-            raise ValueError(f"unknown border {border!r}; choose one of: {', '.join(BORDERS)}")
+            raise InputError(f"unknown border {border!r}; choose one of: {', '.join(BORDERS)}")
         self.border = border
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -177,7 +178,7 @@ class GaussianBlur(keras.layers.Layer):
             for axis in (1, 2):
                 size = images.shape[axis]
                 if size is not None and size <= self.radius:
-                    raise ValueError(f"a reflected blur of {2 * self.radius + 1} taps needs images larger than "
+                    raise InputError(f"a reflected blur of {2 * self.radius + 1} taps needs images larger than "
                                      f"{self.radius} px, got shape {tuple(images.shape)}; use border='edge'")
         sigma = keras.random.uniform((ops.shape(images)[0],), self.sigma[0], self.sigma[1], seed=self.seed_generator)
         if self.kernel_size is not None:

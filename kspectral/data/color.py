@@ -21,6 +21,7 @@ import keras
 from keras import ops
 
 from kspectral._validation import check_number
+from kspectral.errors import InputError
 
 #: ITU-R 601-2 luma weights of R, G and B (PIL's ``convert("L")``)
 LUMA = (0.299, 0.587, 0.114)
@@ -150,14 +151,14 @@ def _range(value, name, *, centre, maximum=None, low_bound=0.0):
     """A factor range ``(low, high)`` from a spread ``x`` (``(max(low_bound, centre − x), centre + x)``) or a pair."""
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
-            raise ValueError(f"{name} must be a number or a pair (low, high), got {value!r}")
+            raise InputError(f"{name} must be a number or a pair (low, high), got {value!r}")
         low = check_number(value[0], f"{name}[0]", minimum=low_bound if centre else -maximum, maximum=maximum)
         high = check_number(value[1], f"{name}[1]", minimum=low_bound if centre else -maximum, maximum=maximum)
         if low > high:
-            raise ValueError(f"{name} must satisfy low <= high, got {value!r}")
+            raise InputError(f"{name} must satisfy low <= high, got {value!r}")
         return (low, high)
     if not isinstance(value, numbers.Real) or isinstance(value, bool):
-        raise ValueError(f"{name} must be a number or a pair (low, high), got {value!r}")
+        raise InputError(f"{name} must be a number or a pair (low, high), got {value!r}")
     spread = check_number(value, name, minimum=0.0, maximum=maximum)
     return (max(low_bound, centre - spread) if centre else -spread, centre + spread)
 
@@ -204,7 +205,7 @@ class ColorJitter(keras.layers.Layer):
                  **kwargs):
         super().__init__(**kwargs)
         if law not in JITTER_LAWS:
-            raise ValueError(f"unknown jitter law {law!r}; choose one of: {', '.join(JITTER_LAWS)}")
+            raise InputError(f"unknown jitter law {law!r}; choose one of: {', '.join(JITTER_LAWS)}")
         self.law = law
         self.brightness, self.contrast, self.saturation, self.hue = brightness, contrast, saturation, hue
         additive = law == "simclr_v1"
@@ -226,7 +227,7 @@ class ColorJitter(keras.layers.Layer):
     def build(self, input_shape):
         channels = tuple(input_shape)[-1]
         if channels is not None and channels != 3:
-            raise ValueError(f"ColorJitter needs RGB images (…, 3), got shape {tuple(input_shape)}; drop the colour "
+            raise InputError(f"ColorJitter needs RGB images (…, 3), got shape {tuple(input_shape)}; drop the colour "
                              "jitter for grayscale images (the presets do with channels=1)")
         self.built = True
 

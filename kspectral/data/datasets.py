@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from kspectral._validation import check_image_size, check_positive_int
+from kspectral.errors import InputError
 
 #: float32 bytes of the labelled train + test arrays held in memory; larger splits are truncated for the probes
 MEMORY_BUDGET = 4 * 2**30
@@ -89,23 +90,23 @@ class ImageDataset:
 
     def __post_init__(self):
         if self.x_train is None or np.ndim(self.x_train) < 2 or len(self.x_train) == 0:
-            raise ValueError(f"dataset {self.name!r}: x_train must be a non-empty array of shape (N, ...)")
+            raise InputError(f"dataset {self.name!r}: x_train must be a non-empty array of shape (N, ...)")
         if (self.y_train is None) != (self.num_classes is None):
-            raise ValueError(f"dataset {self.name!r}: give both y_train and num_classes, or neither (unlabelled)")
+            raise InputError(f"dataset {self.name!r}: give both y_train and num_classes, or neither (unlabelled)")
         for x, y, split in ((self.x_train, self.y_train, "train"), (self.x_test, self.y_test, "test")):
             if y is not None and (x is None or len(y) != len(x)):
-                raise ValueError(f"dataset {self.name!r}: y_{split} must have one label per image of x_{split}")
+                raise InputError(f"dataset {self.name!r}: y_{split} must have one label per image of x_{split}")
             if split == "test" and x is not None and x.shape[1:] != self.x_train.shape[1:]:
-                raise ValueError(f"dataset {self.name!r}: x_test has shape {x.shape[1:]} per sample, x_train "
+                raise InputError(f"dataset {self.name!r}: x_test has shape {x.shape[1:]} per sample, x_train "
                                  f"{self.x_train.shape[1:]}")
         if self.y_train is not None and self.x_test is not None and self.y_test is None:
-            raise ValueError(f"dataset {self.name!r}: a labelled dataset needs y_test for its x_test")
+            raise InputError(f"dataset {self.name!r}: a labelled dataset needs y_test for its x_test")
         if self.pretrain is None:
             self.num_pretrain = len(self.x_train)
         elif self.num_pretrain is None:
             count = int(self.pretrain.cardinality())
             if count < 0:
-                raise ValueError(f"dataset {self.name!r}: give num_pretrain, the pretrain stream has no known size")
+                raise InputError(f"dataset {self.name!r}: give num_pretrain, the pretrain stream has no known size")
             self.num_pretrain = count
         if self.default_augment == "auto":
             self.default_augment = default_augment(self.image_shape)
@@ -128,10 +129,10 @@ class ImageDataset:
     def flat(self, split):
         """Samples of ``split`` (``"train"`` or ``"test"``) flattened to ``(N, H·W·C)`` float32."""
         if split not in ("train", "test"):
-            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+            raise InputError(f"split must be 'train' or 'test', got {split!r}")
         x = self.x_train if split == "train" else self.x_test
         if x is None:
-            raise ValueError(f"dataset {self.name!r} has no {split} split (it is unlabelled and holds out no images)")
+            raise InputError(f"dataset {self.name!r} has no {split} split (it is unlabelled and holds out no images)")
         return x.reshape(len(x), -1)
 
     def pretrain_images(self):
@@ -202,19 +203,19 @@ def augmenter_for(image_shape, preset=None, options=None, seed=None):
     image_shape = tuple(int(s) for s in image_shape)
     name = preset if preset is not None else default_augment(image_shape)
     if name is not None and (not isinstance(name, str) or name not in AUGMENTERS):
-        raise ValueError(f"unknown augmentation preset {name!r}; choose one of: {', '.join(AUGMENTERS)}")
+        raise InputError(f"unknown augmentation preset {name!r}; choose one of: {', '.join(AUGMENTERS)}")
     if len(image_shape) != 3:
         what = f"the {name!r} preset augments" if name is not None else "every augmentation preset augments"
-        raise ValueError(f"{what} images (H, W, C), but the samples are flat feature vectors of shape "
+        raise InputError(f"{what} images (H, W, C), but the samples are flat feature vectors of shape "
                          f"{image_shape}, which no preset applies to; use graph pairs (train --pairs knn or labels, "
                          "spectral --graph knn:K or labels), or from Python a Keras layer that augments vectors "
                          "(augment=layer)")
     if name is None:
-        raise ValueError(f"samples of shape {image_shape} are images with {image_shape[-1]} channels; the "
+        raise InputError(f"samples of shape {image_shape} are images with {image_shape[-1]} channels; the "
                          "augmentation presets take 1 (grayscale) or 3 (RGB): convert the images, or use graph pairs "
                          "(--pairs knn or --pairs labels)")
     if options is not None and not isinstance(options, dict):
-        raise ValueError(f"augment_options must be a dict of the preset's options, got {type(options).__name__}")
+        raise InputError(f"augment_options must be a dict of the preset's options, got {type(options).__name__}")
     options = dict(options or {})
     parameters = inspect.signature(AUGMENTERS[name]).parameters
     if "channels" in parameters and len(image_shape) == 3:
@@ -292,7 +293,7 @@ def resolve_dataset_name(name):
         raise TypeError(f"dataset must be a name or a path, got {type(name).__name__}")
     name = os.fspath(name)
     if not name.strip():
-        raise ValueError(f"dataset name is empty; choose {_allowed()}")
+        raise InputError(f"dataset name is empty; choose {_allowed()}")
     if name == "digits":
         return "digits", name
     if name in DATASETS:
@@ -300,7 +301,7 @@ def resolve_dataset_name(name):
     if name.startswith("tfds:"):
         tfds_name = name[len("tfds:"):]
         if not _TFDS_NAME.fullmatch(tfds_name):
-            raise ValueError(f"bad TFDS dataset {name!r}: write tfds:NAME, tfds:NAME/CONFIG or tfds:NAME:VERSION, "
+            raise InputError(f"bad TFDS dataset {name!r}: write tfds:NAME, tfds:NAME/CONFIG or tfds:NAME:VERSION, "
                              "e.g. tfds:cifar10_corrupted/brightness_1")
         return "tfds", tfds_name
     path = Path(name).expanduser()
@@ -309,15 +310,15 @@ def resolve_dataset_name(name):
     if path.is_file():
         suffix = path.suffix.lower()
         if suffix not in ARRAY_SUFFIXES:
-            raise ValueError(f"dataset file {name!r} is not an .npz or .npy array file; give a folder of images or "
+            raise InputError(f"dataset file {name!r} is not an .npz or .npy array file; give a folder of images or "
                              "an .npz / .npy file")
         return suffix[1:], str(path)
     if _looks_like_path(name):
-        raise ValueError(f"dataset path {name!r} does not exist; give an existing folder of images or .npz / .npy "
+        raise InputError(f"dataset path {name!r} does not exist; give an existing folder of images or .npz / .npy "
                          "file")
     close = difflib.get_close_matches(name, DATASETS, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise ValueError(f"unknown dataset {name!r}{hint}; choose {_allowed()}")
+    raise InputError(f"unknown dataset {name!r}{hint}; choose {_allowed()}")
 
 
 def check_dataset_name(name):
@@ -339,7 +340,7 @@ def check_test_size(test_size):
     if isinstance(test_size, bool) or not isinstance(test_size, (int, float, np.floating, np.integer)):
         raise TypeError(f"test_size must be a number between 0 and 1, got {test_size!r}")
     if not 0.0 < float(test_size) < 1.0:
-        raise ValueError(f"test_size must lie strictly between 0 and 1, got {test_size}")
+        raise InputError(f"test_size must lie strictly between 0 and 1, got {test_size}")
     return float(test_size)
 
 
@@ -382,11 +383,11 @@ def stratified_split(n, labels, test_size, seed, what):
 
     index = np.arange(n)
     if n < 2:
-        raise ValueError(f"{what}: {n} sample cannot be split into train and test; add samples")
+        raise InputError(f"{what}: {n} sample cannot be split into train and test; add samples")
     try:
         train, test = train_test_split(index, test_size=test_size, random_state=seed, stratify=labels)
     except ValueError as exc:
-        raise ValueError(f"{what}: cannot split {n} samples into train and test with test_size={test_size} "
+        raise InputError(f"{what}: cannot split {n} samples into train and test with test_size={test_size} "
                          f"stratified by label ({exc}); add samples to the small classes or change test_size") from None
     return train, test
 
@@ -426,7 +427,7 @@ def load(name, *, data_dir=None, image_size=None, test_size=0.2, seed=0, memory_
     cache_budget = check_budget(cache_budget, "cache_budget", CACHE_BUDGET)
     if kind == "digits":
         if size is not None:
-            raise ValueError("digits has fixed 8×8 images; leave image_size unset (None)")
+            raise InputError("digits has fixed 8×8 images; leave image_size unset (None)")
         return digits(test_size=test_size, seed=seed)
     if kind == "tfds":
         from kspectral.data.tfds_source import load_tfds
@@ -441,6 +442,6 @@ def load(name, *, data_dir=None, image_size=None, test_size=0.2, seed=0, memory_
     from kspectral.data.arrays import load_array_file
 
     if size is not None:
-        raise ValueError(f"{name}: array files are used at their own size; leave image_size unset (None) or resize "
+        raise InputError(f"{name}: array files are used at their own size; leave image_size unset (None) or resize "
                          "the arrays before saving them")
     return load_array_file(value, name=name, test_size=test_size, seed=seed)

@@ -26,6 +26,7 @@ import numpy as np
 
 from kspectral.data import datasets as _datasets
 from kspectral.data.datasets import ImageDataset, memory_counts, stratified_split
+from kspectral.errors import InputError
 
 #: the image files a folder dataset reads (by suffix, case-insensitive)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
@@ -62,13 +63,13 @@ def scan_folder(folder):
             if files:
                 classes[entry.name] = files
     if top and classes:
-        raise ValueError(
+        raise InputError(
             f"{folder} has images at its top level ({Path(top[0]).name}, ...) and in class subfolders "
             f"({', '.join(list(classes)[:3])}); move the top-level images into a class folder (labelled) or the "
             "images out of the subfolders (unlabelled)"
         )
     if not top and not classes:
-        raise ValueError(f"{folder} contains no images ({', '.join(IMAGE_SUFFIXES)} files, in the folder itself or "
+        raise InputError(f"{folder} contains no images ({', '.join(IMAGE_SUFFIXES)} files, in the folder itself or "
                          "in class subfolders)")
     if len(classes) == 1:
         (only,) = classes.values()
@@ -96,7 +97,7 @@ def read_headers(paths):
                 width, height = image.size
                 mode = image.mode
         except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
-            raise ValueError(f"cannot read image {path}: {exc}; remove or replace the file") from None
+            raise InputError(f"cannot read image {path}: {exc}; remove or replace the file") from None
         sizes.append((height, width))
         gray.append(mode in _GRAY_MODES)
     return sizes, np.array(gray, bool)
@@ -106,7 +107,7 @@ def _check_sizes(paths, sizes, folder):
     first = sizes[0]
     for path, size in zip(paths, sizes):
         if size != first:
-            raise ValueError(
+            raise InputError(
                 f"the images in {folder} differ in size: {paths[0]} is {first[1]}×{first[0]} (width×height), "
                 f"{path} is {size[1]}×{size[0]}; pass image_size=S (--image-size S) to centre-crop and resize them "
                 "all to S×S"
@@ -154,7 +155,7 @@ def _read_images(paths, size, channels, sample_shape):
         path, message = _find_bad_file(paths, decode)
         if path is None:
             raise
-        raise ValueError(f"cannot decode image {path} ({message}); remove or replace the file") from None
+        raise InputError(f"cannot decode image {path} ({message}); remove or replace the file") from None
     return x
 
 

@@ -35,6 +35,7 @@ import tensorflow as tf
 
 from kspectral._validation import check_labels, check_positive_int
 from kspectral.spectral.graphs import validate_graph
+from kspectral.errors import InputError
 
 
 #: default shuffle buffer of a streamed ``tf.data.Dataset`` (samples held in the buffer)
@@ -49,7 +50,7 @@ def _check_start(start_step):
     if start_step is None:
         return None
     if isinstance(start_step, bool) or not isinstance(start_step, (int, np.integer)) or start_step < 0:
-        raise ValueError(f"start_step must be None or an integer ≥ 0 (the first batch of the stream), got {start_step!r}")
+        raise InputError(f"start_step must be None or an integer ≥ 0 (the first batch of the stream), got {start_step!r}")
     return int(start_step)
 
 
@@ -98,11 +99,11 @@ def _indexed_batches(n, batch_size, seed, drop_remainder, shuffle, start_step):
 def _as_samples(x, name="x"):
     x = np.asarray(x)
     if x.ndim < 2:
-        raise ValueError(f"{name} must be a batch of samples of shape (N, ...), got shape {x.shape}")
+        raise InputError(f"{name} must be a batch of samples of shape (N, ...), got shape {x.shape}")
     if x.shape[0] == 0:
-        raise ValueError(f"{name} is empty: no samples to make pairs from")
+        raise InputError(f"{name} is empty: no samples to make pairs from")
     if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
-        raise ValueError(f"{name} contains NaN or infinite values")
+        raise InputError(f"{name} contains NaN or infinite values")
     return x.astype(np.float32) if x.dtype != np.float32 else x
 
 
@@ -113,7 +114,7 @@ def _as_labels(labels, n, name="labels"):
     y = check_labels(labels, name, n=n)
     if y.dtype.kind == "f":
         if not np.all(y == np.round(y)):
-            raise ValueError(f"{name} must be integer class indices, got non-integer values")
+            raise InputError(f"{name} must be integer class indices, got non-integer values")
     elif y.dtype.kind not in "iu":
         raise TypeError(
             f"{name} must be integer class indices (−1 for unlabelled samples), got dtype {y.dtype}; map class "
@@ -121,20 +122,20 @@ def _as_labels(labels, n, name="labels"):
         )
     y = y.astype(np.int64)
     if y.min() < -1:
-        raise ValueError(f"{name} must be class indices ≥ 0, or −1 for unlabelled samples; got {int(y.min())}")
+        raise InputError(f"{name} must be class indices ≥ 0, or −1 for unlabelled samples; got {int(y.min())}")
     return y
 
 
 def _check_batch(batch_size, n):
     batch_size = check_positive_int(batch_size, "batch_size", minimum=2)
     if n is not None and batch_size > n:
-        raise ValueError(f"batch_size={batch_size} is larger than the {n} training samples; use at most {n}")
+        raise InputError(f"batch_size={batch_size} is larger than the {n} training samples; use at most {n}")
     return batch_size
 
 
 def _check_remainder(n, batch_size, drop_remainder):
     if not drop_remainder and n is not None and n % batch_size == 1:
-        raise ValueError(
+        raise InputError(
             f"{n} samples in batches of {batch_size} leave a last batch of one sample, whose batch "
             "statistics are undefined; use drop_remainder=True or another batch_size"
         )
@@ -147,12 +148,12 @@ def _stream_spec(ds, name="x"):
         return False
     if isinstance(spec, tuple) and len(spec) == 2 and all(isinstance(s, tf.TensorSpec) for s in spec):
         if spec[1].shape.rank != 0 or not spec[1].dtype.is_integer:
-            raise ValueError(
+            raise InputError(
                 f"{name} must yield unbatched samples or (sample, label) pairs with a scalar integer label, got "
                 f"labels of shape {spec[1].shape} and dtype {spec[1].dtype.name}"
             )
         return True
-    raise ValueError(
+    raise InputError(
         f"{name} must be a tf.data.Dataset of unbatched samples or of (sample, label) pairs, got elements {spec}"
     )
 
@@ -166,16 +167,16 @@ def _samples_dataset(x, labels, batch_size, shuffle, seed, shuffle_buffer, drop_
     """
     if isinstance(x, tf.data.Dataset):
         if labels is not None:
-            raise ValueError(
+            raise InputError(
                 f"labels= goes with an array {name}; a tf.data.Dataset brings its own labels as (image, label) pairs"
             )
         has_labels = _stream_spec(x, name)
         count = int(x.cardinality())
         if count == tf.data.INFINITE_CARDINALITY:
-            raise ValueError(f"{name} is an infinite dataset; pass a finite one (fit() repeats it every epoch)")
+            raise InputError(f"{name} is an infinite dataset; pass a finite one (fit() repeats it every epoch)")
         n = count if count >= 0 else None
         if n == 0:
-            raise ValueError(f"{name} is empty: no samples to make pairs from")
+            raise InputError(f"{name} is empty: no samples to make pairs from")
         batch_size = _check_batch(batch_size, n)
         _check_remainder(n, batch_size, drop_remainder)
         image_dtype = (x.element_spec[0] if has_labels else x.element_spec).dtype
@@ -231,7 +232,7 @@ def _view_augmenters(augmenter):
         )
     augmenters = tuple(augmenter)
     if len(augmenters) < 2:
-        raise ValueError(
+        raise InputError(
             f"a sequence of augmenters gives one per view and needs at least 2, got {len(augmenters)}; pass a "
             "single augmenter to use it for both views"
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kspectral._validation import check_image_size
+from kspectral.errors import InputError
 
 
 def recipe_augmenters(name, image_size=None, seed=None):
@@ -38,12 +39,12 @@ def recipe_augmenters(name, image_size=None, seed=None):
     fields = load_recipe(path)
     pairs = fields.get("pairs", "augment")
     if pairs != "augment":
-        raise ValueError(f"recipe {path.stem} trains on {pairs} pairs (edges of a graph), which augment nothing")
+        raise InputError(f"recipe {path.stem} trains on {pairs} pairs (edges of a graph), which augment nothing")
     dataset = fields.get("dataset", "digits")
     size = check_image_size(image_size if image_size is not None else fields.get("image_size"))
     known = IMAGE_SHAPES.get(dataset)
     if known is None and size is None:
-        raise ValueError(f"recipe {path.stem} trains on {dataset!r}, whose image size is not known before it is "
+        raise InputError(f"recipe {path.stem} trains on {dataset!r}, whose image size is not known before it is "
                          "loaded; pass image_size=...")
     channels = known[2] if known is not None else 3
     shape = (*(size if size is not None else known[:2]), channels)

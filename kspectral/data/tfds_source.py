@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from kspectral.data import _images
 from kspectral.data.datasets import DATASETS, ImageDataset, default_augment, memory_counts
+from kspectral.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ def _builder(tfds_name, data_dir):
     from tensorflow_datasets.core.registered import DatasetNotFoundError
 
     if data_dir is not None and not os.path.isdir(os.path.expanduser(str(data_dir))) and not _tfds_mocked():
-        raise ValueError(f"--data-dir {data_dir} does not exist; pass the folder that holds the prepared TFDS data "
+        raise InputError(f"--data-dir {data_dir} does not exist; pass the folder that holds the prepared TFDS data "
                          f"(e.g. ~/tensorflow_datasets on the machine that prepared {tfds_name})")
     try:
         with _quiet_absl():
@@ -118,18 +119,18 @@ def _builder(tfds_name, data_dir):
         where = (f"--data-dir {data_dir} holds no {folder}/ folder either" if data_dir is not None else
                  "no --data-dir was given, so only TFDS's catalog and its default folder "
                  f"({constants.DATA_DIR}) were searched")
-        raise ValueError(f"unknown TFDS dataset {tfds_name!r}{hint}; known datasets: {known}, or tfds:NAME with a "
+        raise InputError(f"unknown TFDS dataset {tfds_name!r}{hint}; known datasets: {known}, or tfds:NAME with a "
                          "name from `tfds.list_builders()`; a dataset prepared outside TFDS's catalog (your own "
                          f"builder, tfds.dataset_builders.store_as_tfds_dataset) is found from its files in the "
                          f"folder it was prepared in: pass --data-dir DIR, the folder that holds {folder}/ ({where})"
                          ) from None
     except (ValueError, KeyError, TypeError, AssertionError) as exc:  # e.g. an unknown config or version
-        raise ValueError(f"bad TFDS dataset {tfds_name!r}: {_builder_problem(tfds_name, exc)}") from None
+        raise InputError(f"bad TFDS dataset {tfds_name!r}: {_builder_problem(tfds_name, exc)}") from None
     with _quiet_absl():
         prepared = builder.is_prepared()
     if not (prepared or _tfds_mocked()):
         shown = data_dir if data_dir is not None else constants.DATA_DIR
-        raise ValueError(not_prepared_message(tfds_name, shown))
+        raise InputError(not_prepared_message(tfds_name, shown))
     return builder
 
 
@@ -147,7 +148,7 @@ def _feature_keys(builder, tfds_name):
 
     image_key = pick(tfds.features.Image, "image")
     if image_key is None:
-        raise ValueError(f"TFDS dataset {tfds_name!r} has no single image feature (its features: "
+        raise InputError(f"TFDS dataset {tfds_name!r} has no single image feature (its features: "
                          f"{', '.join(items) or 'none'}); kspectral reads datasets of images")
     label_key = pick(tfds.features.ClassLabel, "label")
     return image_key, label_key
@@ -212,7 +213,7 @@ def load_tfds(tfds_name, *, name=None, data_dir=None, image_size=None, test_size
     size = image_size or (spec.image_size if spec else None)
     if size is None:
         if height is None or width is None:
-            raise ValueError(f"the images of {name} vary in size; pass image_size=S (--image-size S) to centre-crop "
+            raise InputError(f"the images of {name} vary in size; pass image_size=S (--image-size S) to centre-crop "
                              "and resize them to S×S")
         size = (height, width)
     sample_shape = (*size, channels)
@@ -235,7 +236,7 @@ def load_tfds(tfds_name, *, name=None, data_dir=None, image_size=None, test_size
     if test is None:  # hold out the last test_size of train (TFDS shuffled the examples when preparing them)
         n_test = max(1, round(test_size * n_train))
         if n_test >= n_train:
-            raise ValueError(f"{name}: {n_train} training examples are too few to hold out test_size={test_size}")
+            raise InputError(f"{name}: {n_train} training examples are too few to hold out test_size={test_size}")
         train, test = f"{train}[:{n_train - n_test}]", f"{train}[{n_train - n_test}:]"
         train_ds, n_train = read(train, labelled)
     test_ds, n_test = read(test, labelled)

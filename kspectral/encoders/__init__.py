@@ -17,6 +17,7 @@ import inspect
 from kspectral.encoders.applications import application_names, keras_application
 from kspectral.encoders.resnet import STEMS, choose_stem, resnet18, resnet34, resnet50, resnet_encoder
 from kspectral.encoders.small import conv_encoder, mlp_encoder
+from kspectral.errors import InputError
 
 #: Encoders by name; ``keras:NAME`` (any ``keras.applications`` model) is accepted on top of these.
 ENCODERS = {
@@ -67,28 +68,28 @@ def build_encoder(name, input_shape, widths=None, *, stem=None, **kwargs):
         raise TypeError(f"encoder name must be a string, got {name!r}; pass a keras.Model directly from Python")
     if name.startswith(KERAS_PREFIX):
         if widths is not None:
-            raise ValueError(f"encoder {name!r} has fixed widths; drop the widths option ({widths!r})")
+            raise InputError(f"encoder {name!r} has fixed widths; drop the widths option ({widths!r})")
         if stem not in (None, "auto"):
-            raise ValueError(f"encoder {name!r} has its own stem; drop stem={stem!r}")
+            raise InputError(f"encoder {name!r} has its own stem; drop stem={stem!r}")
         function, args = keras_application, (name[len(KERAS_PREFIX) :], input_shape)
     elif name in ENCODERS:
         function, args = ENCODERS[name], (input_shape,)
         if name.startswith("resnet"):
             kwargs["stem"] = "auto" if stem is None else stem
         elif stem not in (None, "auto"):
-            raise ValueError(f"encoder {name!r} has no stem option (only the ResNets do); drop stem={stem!r}")
+            raise InputError(f"encoder {name!r} has no stem option (only the ResNets do); drop stem={stem!r}")
         if widths is not None:
             kwargs["widths"] = widths
         kwargs.setdefault("synchronized", True)
     else:
-        raise ValueError(
+        raise InputError(
             f"unknown encoder {name!r}; choose one of: {', '.join(ENCODERS)}, or keras:NAME for a "
             "keras.applications model (e.g. keras:ResNet50, keras:MobileNetV2)"
         )
     allowed = _options(resnet_encoder) if name in ("resnet18", "resnet34", "resnet50") else _options(function)
     unknown = sorted(set(kwargs) - set(allowed))
     if unknown:
-        raise ValueError(
+        raise InputError(
             f"encoder {name!r} does not take {', '.join(unknown)}; its options are: {', '.join(allowed) or 'none'}"
         )
     return function(*args, **kwargs)

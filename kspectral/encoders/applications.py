@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 
 from kspectral._validation import check_image_shape
+from kspectral.errors import InputError
 
 
 def application_names():
@@ -22,7 +23,7 @@ def _resolve(name):
     if str(name).lower() in by_lower:
         return by_lower[str(name).lower()]
     examples = ", ".join(n for n in ("ResNet50", "MobileNetV2", "EfficientNetB0", "ConvNeXtTiny") if n in names)
-    raise ValueError(
+    raise InputError(
         f"unknown keras.applications model {name!r}; valid names include {examples} "
         f"(all {len(names)}: {', '.join(names)})"
     )
@@ -70,7 +71,7 @@ def keras_application(name, input_shape, *, rescale_inputs=True, model_name=None
             include_top=False, weights=None, input_shape=shape, pooling="avg"
         )
     except ValueError as exc:
-        raise ValueError(
+        raise InputError(
             f"keras.applications.{resolved} refuses input_shape={shape}: {exc}. "
             "Resize the images to a size it accepts or choose another encoder"
         ) from None

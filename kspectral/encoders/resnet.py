@@ -13,6 +13,7 @@ from __future__ import annotations
 import keras
 
 from kspectral._validation import check_image_shape, parse_widths
+from kspectral.errors import InputError
 
 #: Block type and number of blocks per stage for each depth (He et al. 2016, Table 1).
 RESNET_LAYOUTS = {
@@ -35,7 +36,7 @@ def _check_image_shape(input_shape):
         if size is None and i < 2:
             continue
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ValueError(f"input_shape must hold positive integers (height and width may be None), got {shape}")
+            raise InputError(f"input_shape must hold positive integers (height and width may be None), got {shape}")
     return shape
 
 
@@ -50,12 +51,12 @@ def choose_stem(input_shape, stem="auto"):
         ('cifar', 'imagenet', 'cifar')
     """
     if stem not in STEMS:
-        raise ValueError(f"unknown stem {stem!r}; choose one of: {', '.join(STEMS)}")
+        raise InputError(f"unknown stem {stem!r}; choose one of: {', '.join(STEMS)}")
     if stem != "auto":
         return stem
     height, width = _check_image_shape(input_shape)[:2]
     if height is None or width is None:
-        raise ValueError(
+        raise InputError(
             f"stem='auto' needs the image size, but input_shape={tuple(input_shape)} leaves it open; "
             "pass stem='cifar' or stem='imagenet'"
         )
@@ -167,12 +168,12 @@ def resnet_encoder(
         ((None, 512), 11168832)
     """
     if depth not in RESNET_LAYOUTS:
-        raise ValueError(f"unsupported ResNet depth {depth!r}; choose one of: {', '.join(map(str, RESNET_LAYOUTS))}")
+        raise InputError(f"unsupported ResNet depth {depth!r}; choose one of: {', '.join(map(str, RESNET_LAYOUTS))}")
     shape = _check_image_shape(input_shape)
     stem = choose_stem(shape, stem)
     widths = parse_widths("64-128-256-512" if widths is None else widths, what="ResNet stage")
     if len(widths) != 4:
-        raise ValueError(f"a ResNet has 4 stages, so widths needs 4 values (e.g. '64-128-256-512'), got {widths}")
+        raise InputError(f"a ResNet has 4 stages, so widths needs 4 values (e.g. '64-128-256-512'), got {widths}")
     if not isinstance(zero_init_residual, bool) or not isinstance(synchronized, bool):
         raise TypeError("zero_init_residual and synchronized must be True or False")
     block_type, blocks = RESNET_LAYOUTS[depth]

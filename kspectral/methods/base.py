@@ -27,9 +27,16 @@ import tensorflow as tf
 from keras import ops
 
 from kspectral._validation import check_positive_int
+from kspectral.methods.batchnorm import (  # noqa: F401  (re-exported: kspectral.methods.base.batchnorm_layers)
+    SYNC_BATCHNORM,
+    batchnorm_layers,
+    check_sync_batchnorm,
+    set_batchnorm_synchronized,
+)
 from kspectral.methods.diagnostics import DEFAULT_EVERY, DIAGNOSTICS, diagnostics_due, scheduled_diagnostics
 from kspectral.methods.projector import make_projector
-from kspectral.objectives.views import join_views, split_views
+from kspectral.objectives.views import join_views, split_views, view_pairs
+from kspectral.errors import InputError
 
 
 def _require_tensorflow_backend():
@@ -50,7 +57,7 @@ def _check_serializable(objective):
         restored = None
     if restored is not objective:
         name = getattr(objective, "__name__", type(objective).__name__)
-        raise ValueError(
+        raise InputError(
             f"objective {name!r} cannot be saved with the model: decorate it with "
             "@keras.saving.register_keras_serializable() (kspectral's objective functions already are)"
         )
@@ -86,54 +93,13 @@ def _as_shape_tuple(shape):
     return tuple(None if d is None else int(d) for d in shape)
 
 
-#: the choices of ``SSLModel(sync_batchnorm=...)``: which BatchNorm layers average their statistics over replicas
-SYNC_BATCHNORM = ("heads", "all", "none")
-
-
-def batchnorm_layers(layers):
-    """Every ``keras.layers.BatchNormalization`` in ``layers`` (layers, models, or lists of them), nested ones
-    included, each once, in the order found."""
-    found, seen = [], set()
-    stack = list(layers) if isinstance(layers, (list, tuple)) else [layers]
-    for layer in stack:
-        if not isinstance(layer, keras.layers.Layer):
-            continue
-        for sub in layer._flatten_layers(include_self=True, recursive=True):
-            if isinstance(sub, keras.layers.BatchNormalization) and id(sub) not in seen:
-                seen.add(id(sub))
-                found.append(sub)
-    return found
-
-
-def set_batchnorm_synchronized(layers, synchronized=True):
-    """Set ``synchronized`` on every BatchNorm in ``layers`` (see :func:`batchnorm_layers`); return their count.
-
-    ``BatchNormalization(synchronized=True)`` (TensorFlow backend) all-reduces the batch moments (sum, sum of
-    squares, count) over the replicas of a ``tf.distribute`` strategy, so every replica normalises with the
-    statistics of the global batch; in the default replica context (one device) the all-reduce is the identity.
-    Keras reads the attribute when the layer is called, so setting it before the first (traced) call takes effect,
-    and ``get_config`` saves it. The all-reduce has a gradient (a replica-context all-reduce's gradient is the
-    all-reduce of the upstream gradients), so the backward pass is the global batch's too.
-    """
-    found = batchnorm_layers(layers)
-    for layer in found:
-        layer.synchronized = bool(synchronized)
-    return len(found)
-
-
-def _check_sync_batchnorm(value):
-    if value not in SYNC_BATCHNORM:
-        raise ValueError(
-            f"sync_batchnorm must be one of {', '.join(repr(v) for v in SYNC_BATCHNORM)}, got {value!r}: 'heads' "
-            "synchronises the BatchNorm of the projector and heads across replicas, 'all' the encoder's too"
-        )
-    return value
-
-
 def _as_float32(outputs):
-    """Half-precision outputs (mixed precision) cast to float32; float32 and float64 kept as they are."""
-    return {k: ops.cast(v, "float32") if keras.backend.standardize_dtype(v.dtype) in ("float16", "bfloat16") else v
-            for k, v in outputs.items()}
+    """Half-precision outputs (mixed precision) cast to float32; float32 and float64 kept as they are. ``outputs``
+    maps names to tensors or to lists of tensors (one per view)."""
+    def cast(v):
+        return ops.cast(v, "float32") if keras.backend.standardize_dtype(v.dtype) in ("float16", "bfloat16") else v
+
+    return {k: [cast(t) for t in v] if isinstance(v, (list, tuple)) else cast(v) for k, v in outputs.items()}
 
 
 #: the key of :meth:`SSLModel.forward`'s outputs that holds the encoder's representations of the first view (the
@@ -153,7 +119,7 @@ ONLINE_PROBE_METRIC = "online_linear_train_top1"
 
 
 def _check_augmenters(augmenters):
-    """``None``, or a list of 1 (used for both views) or 2 (one per view) Keras layers."""
+    """``None``, or a list of 1 (used for both views) or ``V ≥ 2`` (one per view, e.g. multi-crop's) Keras layers."""
     if augmenters is None:
         return None
     if isinstance(augmenters, dict):
@@ -164,14 +130,11 @@ def _check_augmenters(augmenters):
         augmenters = [keras.saving.deserialize_keras_object(a) if isinstance(a, dict) else a for a in augmenters]
     else:
         raise TypeError(
-            f"augmenters must be a Keras layer or a pair of them (one per view), got {type(augmenters).__name__}; "
+            f"augmenters must be a Keras layer or a list of them (one per view), got {type(augmenters).__name__}; "
             "build them with kspectral.data.augmenter(name, image_size=...)"
         )
-    if len(augmenters) not in (1, 2):
-        raise ValueError(
-            f"augmenters takes one augmenter (both views) or two (one per view), got {len(augmenters)}; the SSL "
-            "models train on two views (multi-crop views train through kspectral.data.augmented_pairs only)"
-        )
+    if not augmenters:
+        raise InputError("augmenters is an empty list; give one augmenter (both views) or one per view")
     for i, aug in enumerate(augmenters):
         if not isinstance(aug, keras.layers.Layer):
             raise TypeError(
@@ -179,6 +142,20 @@ def _check_augmenters(augmenters):
                 "build one with kspectral.data.augmenter(name, image_size=...)"
             )
     return augmenters
+
+
+def _views_error(model, count):
+    """The message for a batch of ``count`` views given to a model that takes at most ``model.max_views``."""
+    name = type(model).__name__
+    return (f"{name} trains on at most {model.view_limit()} views, got {count} (a multi-crop batch?); use a two-view "
+            f"augmentation (e.g. --augment cifar) or a method that takes more views ("
+            f"{', '.join(sorted(n for n, c in _registered().items() if c.view_limit() is None))})")
+
+
+def _registered():
+    from kspectral.methods import registry
+
+    return {n: registry.get(n) for n in registry.canonical_names()}
 
 
 def _representation_shape_error(shape):
@@ -197,11 +174,11 @@ def _representation_shape_error(shape):
 def _check_probe(classes, optimizer, protocol="kspectral"):
     """The online probe's class count and optimizer (``(None, None)`` without a probe)."""
     if protocol not in ONLINE_PROBE_PROTOCOLS:
-        raise ValueError(f"unknown online_probe_protocol {protocol!r}; choose one of: "
+        raise InputError(f"unknown online_probe_protocol {protocol!r}; choose one of: "
                          f"{', '.join(ONLINE_PROBE_PROTOCOLS)}")
     if classes is None:
         if optimizer is not None:
-            raise ValueError("online_probe_optimizer needs online_probe_classes=C (the number of classes) as well")
+            raise InputError("online_probe_optimizer needs online_probe_classes=C (the number of classes) as well")
         return None, None
     classes = check_positive_int(classes, "online_probe_classes", minimum=2)
     if optimizer is None:
@@ -307,6 +284,11 @@ class SSLModel(keras.Model):
     joint_views: bool = False
     #: whether the method takes a ``projector`` (methods with their own heads, e.g. CISSL, do not)
     uses_projector: bool = True
+    #: the most views a batch may hold (``None``: any number ``V ≥ 2``, e.g. multi-crop); a method whose
+    #: :meth:`forward` is written for two views sets 2
+    max_views: int | None = None
+    #: the views a two-view objective is averaged over when a batch holds more than two (:func:`view_pairs`)
+    view_pairing: str = "all_pairs"
 
     def __init__(self, encoder, projector="2048-2048-2048", objective=None, diagnostics=True,
                  diagnostics_every=DEFAULT_EVERY, augmenters=None, online_probe_classes=None,
@@ -321,7 +303,7 @@ class SSLModel(keras.Model):
             _check_serializable(objective)
         if objective is None and self.objective_function is None and (
                 type(self).compute_objective is SSLModel.compute_objective):
-            raise ValueError(
+            raise InputError(
                 "SSLModel needs an objective: pass objective=fn(z_a, z_b), or use a method class such as "
                 "kspectral.methods.VICReg"
             )
@@ -352,7 +334,7 @@ class SSLModel(keras.Model):
             self._metric_names = [*self._metric_names, ONLINE_PROBE_METRIC]
             self._trackers.append(keras.metrics.Mean(name=ONLINE_PROBE_METRIC))
         self._warned_no_labels = False
-        self.sync_batchnorm = _check_sync_batchnorm(sync_batchnorm)
+        self.sync_batchnorm = check_sync_batchnorm(sync_batchnorm)
 
     # ------------------------------------------------------------------ building
     def head_layers(self):
@@ -384,9 +366,12 @@ class SSLModel(keras.Model):
             self.encoder.build(input_shape)
         rep_shape = _as_shape_tuple(self.encoder.compute_output_shape(input_shape))
         if len(rep_shape) != 2:
-            raise ValueError(_representation_shape_error(rep_shape))
+            raise InputError(_representation_shape_error(rep_shape))
         self.representation_dim = rep_shape[-1]
         self.build_heads(rep_shape)
+        for layer in self._flatten_layers(include_self=False, recursive=False):
+            if hasattr(layer, "initialize_from_model"):  # e.g. a momentum teacher: built and set equal to its source
+                layer.initialize_from_model(self, input_shape)
         if self.online_probe is not None and not self.online_probe.built:
             if self.online_probe_protocol == "solo_learn":
                 # PyTorch's nn.Linear(d, C): kernel and bias U(−1/√d, 1/√d)
@@ -445,6 +430,14 @@ class SSLModel(keras.Model):
         if self.projector is not None and not self.projector.built:
             self.projector.build(representation_shape)
 
+    @classmethod
+    def view_limit(cls):
+        """The most views a batch may hold: :attr:`max_views`, or 2 for a subclass that overrides :meth:`forward`
+        (written for two views) but not :meth:`forward_views`; ``None`` for any number."""
+        if cls.forward is not SSLModel.forward and cls.forward_views is SSLModel.forward_views:
+            return 2
+        return cls.max_views
+
     # ------------------------------------------------------------------ forward
     def call(self, inputs, training=False):
         """Representations ``encoder(inputs)``, shape ``(batch, d)``."""
@@ -499,12 +492,14 @@ class SSLModel(keras.Model):
     def gather(self, outputs):
         """All-gather ``outputs`` across replicas, so that the objective sees the global batch.
 
-        On one device (the default strategy, or outside a replica context) this returns ``outputs`` as is.
+        ``outputs`` maps names to tensors or to lists of them (one per view, :meth:`forward_views`). On one device
+        (the default strategy, or outside a replica context) this returns ``outputs`` as is.
         """
         if _num_replicas() == 1:
             return outputs
         ctx = tf.distribute.get_replica_context()
-        return {k: ctx.all_gather(v, axis=0) for k, v in outputs.items()}
+        return {k: [ctx.all_gather(t, axis=0) for t in v] if isinstance(v, (list, tuple)) else ctx.all_gather(v, axis=0)
+                for k, v in outputs.items()}
 
     def compute_objective(self, outputs):
         """The loss and its terms from :meth:`forward`'s outputs: a dict with ``"loss"`` and each term.
@@ -521,6 +516,50 @@ class SSLModel(keras.Model):
         if isinstance(value, dict):
             return value
         return {"loss": value}
+
+    def forward_views(self, views, training=False):
+        """Everything a multi-view objective needs from a batch of ``V > 2`` views, as a dict of per-view lists.
+
+        The default returns ``{"z": [z_1, ..., z_V], "h": [h_1, ..., h_V]}``, the embeddings and representations of
+        every view (views of different sizes, e.g. multi-crop's large and small crops, go through the encoder
+        separately: its pooled output has the same width for both). With :attr:`joint_views`, consecutive views of
+        the same shape go through the network as one batch, as the official SwAV and DINO code group the crops of
+        one resolution; otherwise each view alone. ``"h"`` is left out when :meth:`embed` is a subclass's own.
+        """
+        views = list(views)
+        if type(self).embed is not SSLModel.embed:
+            return {"z": [self.embed(v, training=training) for v in views]}
+        groups = [[views[0]]]
+        for v in views[1:]:
+            if self.joint_views and tuple(v.shape[1:]) == tuple(groups[-1][0].shape[1:]):
+                groups[-1].append(v)
+            else:
+                groups.append([v])
+        zs, hs = [], []
+        for group in groups:
+            h, z = self._encode_and_project(ops.concatenate(group, axis=0) if len(group) > 1 else group[0], training)
+            count = len(group)
+            hs.extend(ops.split(h, count, axis=0) if count > 1 else [h])
+            zs.extend(ops.split(z, count, axis=0) if count > 1 else [z])
+        return {"z": zs, "h": hs}
+
+    def compute_multiview_objective(self, outputs):
+        """The loss and its terms from :meth:`forward_views`' outputs (per-view lists of the global batch).
+
+        The default is the two-view objective :meth:`compute_objective` averaged over the pairs of views
+        :func:`kspectral.objectives.view_pairs` gives for :attr:`view_pairing` (every pair by default): each pair
+        ``(i, j)`` maps each list ``k`` to ``k_a = k[i]`` and ``k_b = k[j]``, and every term is the mean over the
+        pairs. With two views there is one pair: the two-view objective's value. A method whose paper defines its
+        multi-view loss otherwise (SimCLR's multi-positive NT-Xent) overrides this.
+        """
+        count = len(next(iter(outputs.values())))
+        pairs = view_pairs(count, self.view_pairing)
+        total = {}
+        for i, j in pairs:
+            pair = {f"{k}_a": v[i] for k, v in outputs.items()} | {f"{k}_b": v[j] for k, v in outputs.items()}
+            for name, value in self.compute_objective(pair).items():
+                total[name] = value if name not in total else total[name] + value
+        return {name: value / float(len(pairs)) for name, value in total.items()}
 
     def diagnostic_embeddings(self, outputs):
         """The embedding batch the diagnostics are computed on (default: the first view's)."""
@@ -542,32 +581,34 @@ class SSLModel(keras.Model):
         return value is not None and len(value.shape) == 1
 
     def _unpack(self, data):
-        """``(view_a, view_b, y)`` from a training batch (``y`` is ``None`` without labels)."""
+        """``(views, y)`` from a training batch: the tuple of ``V ≥ 2`` views and the labels (``None`` without)."""
         data = self._batch_elements(data)
         if self.augmenters is not None:
             if len(data) not in (1, 2) or (len(data) == 2 and not self._is_labels(data[1])):
                 shapes = ", ".join(str(tuple(getattr(d, "shape", ()))) for d in data)
-                raise ValueError(
-                    "this model draws its two views itself with its augmenters: fit it on batches of images x or "
+                raise InputError(
+                    "this model draws its views itself with its augmenters: fit it on batches of images x or "
                     f"(x, y) with labels of shape (batch,), got a batch of {len(data)} tensors of shapes {shapes}; "
                     "build them with kspectral.data.pairs.image_batches (or build the model without augmenters to "
-                    "train on (view_a, view_b) pairs)"
+                    "train on batches of views (view_a, view_b, ...))"
                 )
-            view_a, view_b = self.augment(data[0])
-            return view_a, view_b, (data[1] if len(data) == 2 else None)
-        if len(data) == 3 and self._is_labels(data[2]):
-            return data[0], data[1], data[2]
-        if len(data) != 2:
-            raise ValueError(
-                "SSL models train on batches of positive pairs (view_a, view_b), or (view_a, view_b, y) with labels "
-                f"y of shape (batch,); got a batch of {len(data)} tensors. Build them with "
-                "kspectral.data.augmented_pairs or kspectral.data.graph_pairs, or give the model augmenters=... to "
-                "train on batches of images"
+            return self.augment(data[0]), (data[1] if len(data) == 2 else None)
+        y = None
+        if len(data) >= 3 and self._is_labels(data[-1]):
+            data, y = data[:-1], data[-1]
+        if len(data) < 2:
+            raise InputError(
+                "SSL models train on batches of views (view_a, view_b, ...), optionally followed by labels y of shape "
+                f"(batch,); got a batch of {len(data)} tensor(s). Build them with kspectral.data.augmented_pairs or "
+                "kspectral.data.graph_pairs, or give the model augmenters=... to train on batches of images"
             )
-        return data[0], data[1], None
+        if (limit := self.view_limit()) is not None and len(data) > limit:
+            raise InputError(_views_error(self, len(data)))
+        return tuple(data), y
 
     def augment(self, x, training=True):
-        """The two views ``(augmenters[0](x), augmenters[-1](x))`` of a batch of images, drawn on the device.
+        """The views of a batch of images, drawn on the device: ``(augmenters[0](x), ..., augmenters[V−1](x))``, or
+        ``(augmenter(x), augmenter(x))`` with a single augmenter.
 
         ``uint8`` images are scaled to ``[0, 1]``; other dtypes are cast to float32 (the presets expect ``[0, 1]``).
 
@@ -581,7 +622,7 @@ class SSLModel(keras.Model):
             ValueError: the model has no augmenters.
         """
         if self.augmenters is None:
-            raise ValueError("this model has no augmenters; build it with augmenters=... to draw views on the device")
+            raise InputError("this model has no augmenters; build it with augmenters=... to draw views on the device")
         x = ops.convert_to_tensor(x)
         scale = x.dtype == "uint8"
         replicas = _num_replicas()
@@ -590,20 +631,35 @@ class SSLModel(keras.Model):
             sizes = ctx.all_gather(tf.shape(x)[:1], axis=0)  # the replicas' batch sizes (the last batch may be uneven)
             start = tf.reduce_sum(sizes[: ctx.replica_id_in_sync_group])
             # Collectives take no uint8; float16 holds the integers 0-255 exactly, in half float32's bytes.
-            x = ctx.all_gather(ops.cast(x, "float16" if scale else "float32"), axis=0)
+            # the gather loses the static shape of the image axes, which the augmentation layers read
+            x = tf.ensure_shape(ctx.all_gather(ops.cast(x, "float16" if scale else "float32"), axis=0),
+                                (None, *x.shape[1:]))
         x = ops.cast(x, "float32") / 255.0 if scale else ops.cast(x, "float32")
-        views = (self.augmenters[0](x, training=training), self.augmenters[-1](x, training=training))
+        augmenters = self.augmenters if len(self.augmenters) > 1 else self.augmenters * 2
+        views = tuple(aug(x, training=training) for aug in augmenters)
         if replicas > 1:
             views = tuple(v[start : start + sizes[ctx.replica_id_in_sync_group]] for v in views)
         return views
 
-    def _terms(self, view_a, view_b, training):
-        self._ensure_built(view_a)
-        outputs = dict(self.forward(view_a, view_b, training=training))
-        features = [outputs.pop(key, None) for key in _REPRESENTATIONS]
-        # The objectives and the diagnostics see float32 under a mixed precision policy (gathered in half precision).
-        outputs = _as_float32(self.gather(outputs))
-        terms = self.compute_objective(outputs)
+    def _terms(self, views, training):
+        """``(outputs, terms, features)`` of a batch of views: the gathered outputs (the diagnostics' input), the
+        objective's terms, and the representations of the first two views (the online probe's input)."""
+        self._ensure_built(views[0])
+        if len(views) == 2:
+            outputs = dict(self.forward(*views, training=training))
+            features = [outputs.pop(key, None) for key in _REPRESENTATIONS]
+            # The objectives and the diagnostics see float32 under a mixed precision policy (gathered in half
+            # precision).
+            outputs = _as_float32(self.gather(outputs))
+            terms = self.compute_objective(outputs)
+        else:
+            if (limit := self.view_limit()) is not None and len(views) > limit:
+                raise InputError(_views_error(self, len(views)))
+            per_view = dict(self.forward_views(views, training=training))
+            features = list(per_view.pop("h", [None, None]))[:2]
+            per_view = _as_float32(self.gather(per_view))
+            terms = self.compute_multiview_objective(per_view)
+            outputs = {f"{k}_a": v[0] for k, v in per_view.items()} | {f"{k}_b": v[1] for k, v in per_view.items()}
         if "loss" not in terms:
             raise KeyError(f"{type(self).__name__}.compute_objective must return a dict with a 'loss' entry")
         return outputs, terms, features
@@ -658,9 +714,9 @@ class SSLModel(keras.Model):
             tracker.update_state(correct, sample_weight=mask)
 
     def train_step(self, data):
-        view_a, view_b, y = self._unpack(data)
+        views, y = self._unpack(data)
         with tf.GradientTape() as tape:
-            outputs, terms, features = self._terms(view_a, view_b, training=True)
+            outputs, terms, features = self._terms(views, training=True)
             loss = terms["loss"]
             if self.losses:
                 loss = loss + ops.cast(ops.sum(ops.stack(self.losses)), loss.dtype)
@@ -671,27 +727,42 @@ class SSLModel(keras.Model):
             scaled = self.optimizer.scale_loss(loss / _num_replicas())
         grads = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply(grads, self.trainable_variables)
-        self._online_probe((view_a, view_b), features, y, train=True)
+        self.after_optimizer_step(self.optimizer.iterations - 1)
+        self._online_probe(views, features, y, train=True)
         return _step_logs(self._update_metrics(dict(terms, loss=loss), outputs))
 
     def test_step(self, data):
-        view_a, view_b, y = self._unpack(data)
-        outputs, terms, features = self._terms(view_a, view_b, training=False)
+        views, y = self._unpack(data)
+        outputs, terms, features = self._terms(views, training=False)
         if self.losses:
             terms = dict(terms, loss=terms["loss"] + ops.cast(ops.sum(ops.stack(self.losses)), terms["loss"].dtype))
         # evaluate() reports the probe's accuracy on the evaluated first views (it does not train there).
-        self._online_probe((view_a, view_b), features, y, train=False)
+        self._online_probe(views, features, y, train=False)
         return _step_logs(self._update_metrics(terms, outputs))
+
+    def after_optimizer_step(self, step):
+        """Called in the train step right after the optimizer's update, with ``step`` the 0-based optimizer step just
+        taken (a tensor): the place for the updates that follow the gradient step, e.g. a momentum teacher's
+        average (:class:`~kspectral.methods.components.teacher.MomentumTeacher`). Under a strategy it runs in the
+        replica context after every replica applied the same update, so every replica computes the same values.
+        The default calls ``update_after_step(model, step)`` on every component (a layer the model tracks directly)
+        that defines it."""
+        for layer in self._flatten_layers(include_self=False, recursive=False):
+            hook = getattr(layer, "update_after_step", None)
+            if hook is not None:
+                hook(self, step)
 
     @property
     def trainable_variables(self):
         """The variables the model's optimizer trains: all trainable ones but the online probe's (its own optimizer
-        trains those)."""
+        trains those) and those of components that are not trained by gradients (``trained_by_optimizer = False``,
+        e.g. a momentum teacher)."""
         variables = super().trainable_variables
-        probe = getattr(self, "online_probe", None)
-        if probe is None:
+        excluded = [layer for layer in self._flatten_layers(include_self=False, recursive=False)
+                    if layer is getattr(self, "online_probe", None) or not getattr(layer, "trained_by_optimizer", True)]
+        if not excluded:
             return variables
-        own = {id(v) for v in probe.trainable_variables}
+        own = {id(v) for layer in excluded for v in layer.trainable_variables}
         return [v for v in variables if id(v) not in own]
 
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
@@ -704,12 +775,12 @@ class SSLModel(keras.Model):
         given = [n for n, v in (("loss", loss), ("metrics", metrics), ("loss_weights", loss_weights),
                                 ("weighted_metrics", weighted_metrics)) if v is not None]
         if given:
-            raise ValueError(
+            raise InputError(
                 f"SSL models compute their own loss and metrics; compile them with an optimizer only "
                 f"(got {', '.join(given)}), e.g. model.compile(optimizer='adam')"
             )
         if optimizer is not None and optimizer is getattr(self, "online_probe_optimizer", None):
-            raise ValueError(
+            raise InputError(
                 "the model's optimizer and the online probe's must be two optimizer objects; pass a new one to "
                 "compile() or to online_probe_optimizer="
             )
@@ -798,7 +869,7 @@ class SSLModel(keras.Model):
             return np.concatenate([features(b) for b in x])
         x = np.asarray(x)
         if x.shape[0] == 0:
-            raise ValueError("encode() got no samples")
+            raise InputError("encode() got no samples")
         return np.concatenate([features(x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)])
 
     @classmethod

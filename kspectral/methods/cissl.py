@@ -9,6 +9,7 @@ from kspectral.methods.projector import Projector
 from kspectral.methods.registry import register
 from kspectral.methods.two_heads import TwoHeadModel
 from kspectral.objectives.cissl import cissl
+from kspectral.errors import InputError
 
 
 def linear_head(dim, name):
@@ -57,7 +58,7 @@ class CISSL(TwoHeadModel):
         self.student = linear_head(self.student_dim, "student")
         self.teacher = mlp_head(teacher, "teacher")
         if self.teacher.layers[0].output_dim != self.student_dim:
-            raise ValueError(f"the teacher's output width ({self.teacher.layers[0].output_dim}) must equal "
+            raise InputError(f"the teacher's output width ({self.teacher.layers[0].output_dim}) must equal "
                              f"student_dim ({self.student_dim})")
 
     def get_config(self):

@@ -7,6 +7,7 @@ import math
 import keras
 
 from kspectral._validation import parse_widths
+from kspectral.errors import InputError
 
 
 #: the layer defaults a :class:`Projector` can follow
@@ -51,7 +52,7 @@ class Projector(keras.layers.Layer):
         self.last_batchnorm = bool(last_batchnorm)
         self.batchnorm = bool(batchnorm)
         if layer_defaults not in LAYER_DEFAULTS:
-            raise ValueError(f"unknown layer_defaults {layer_defaults!r}; choose one of: {', '.join(LAYER_DEFAULTS)}")
+            raise InputError(f"unknown layer_defaults {layer_defaults!r}; choose one of: {', '.join(LAYER_DEFAULTS)}")
         self.layer_defaults = layer_defaults
         norm = {"epsilon": 1e-5, "momentum": 0.9} if layer_defaults == "pytorch" else {}
         self.blocks = []
@@ -72,7 +73,7 @@ class Projector(keras.layers.Layer):
     def build(self, input_shape):
         shape = tuple(input_shape)
         if len(shape) != 2:
-            raise ValueError(f"the projector takes (batch, dim) inputs, got shape {shape}")
+            raise InputError(f"the projector takes (batch, dim) inputs, got shape {shape}")
         for layer in self.blocks:
             if self.layer_defaults == "pytorch" and isinstance(layer, keras.layers.Dense) and not layer.built:
                 # nn.Linear's reset_parameters: kaiming_uniform_(a=√5) for the weight, i.e. U(±1/√fan_in), and the same
@@ -107,10 +108,10 @@ def make_projector(spec, name="projector", **options):
     ``None`` for no projector."""
     if spec is None or (isinstance(spec, str) and spec.strip().lower() in ("", "none")):
         if options:
-            raise ValueError(f"projector options ({', '.join(options)}) need a projector spec")
+            raise InputError(f"projector options ({', '.join(options)}) need a projector spec")
         return None
     if isinstance(spec, keras.layers.Layer):
         if options:
-            raise ValueError(f"projector options ({', '.join(options)}) apply to a spec string, not to a given layer")
+            raise InputError(f"projector options ({', '.join(options)}) apply to a spec string, not to a given layer")
         return spec
     return Projector(spec, name=name, **options)

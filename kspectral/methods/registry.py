@@ -8,6 +8,7 @@ Each method class is registered under its canonical name (:data:`kspectral.catal
 from __future__ import annotations
 
 from kspectral import catalog
+from kspectral.errors import InputError
 
 _METHODS: dict = {}
 
@@ -20,9 +21,9 @@ def register(name):
 
     def decorator(cls):
         if name not in catalog.METHODS:
-            raise ValueError(f"method {name!r} is not in kspectral.catalog.METHODS; add it there first")
+            raise InputError(f"method {name!r} is not in kspectral.catalog.METHODS; add it there first")
         if name in _METHODS and _METHODS[name] is not cls:
-            raise ValueError(f"a method named {name!r} is already registered ({_METHODS[name].__name__})")
+            raise InputError(f"a method named {name!r} is already registered ({_METHODS[name].__name__})")
         cls.registry_name = name
         _METHODS[name] = cls
         return cls
@@ -52,7 +53,7 @@ def resolve(name):
         ValueError: unknown name; the message lists the known ones.
     """
     if not (isinstance(name, str) and (name in _METHODS or name in catalog.ALIASES)):
-        raise ValueError(f"unknown method {name!r}; choose one of: {', '.join(names())}")
+        raise InputError(f"unknown method {name!r}; choose one of: {', '.join(names())}")
     canonical, options = catalog.resolve_name(name)
     return _METHODS[canonical], options
 
@@ -84,7 +85,7 @@ def create(name, encoder, **options):
     cls, alias_options = resolve(name)
     for key, value in options.items():
         if key in alias_options and alias_options[key] != value:
-            raise ValueError(
+            raise InputError(
                 f"method {name!r} means {key}={alias_options[key]!r}, which conflicts with {key}={value!r}; "
                 f"use method {cls.registry_name!r} with {key}={value!r}, or drop the option"
             )

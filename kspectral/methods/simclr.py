@@ -7,7 +7,7 @@ import keras
 from kspectral._validation import check_positive
 from kspectral.methods.base import SSLModel
 from kspectral.methods.registry import register
-from kspectral.objectives.simclr import check_form, dcl, simclr
+from kspectral.objectives.simclr import check_form, dcl, simclr, simclr_multiview
 
 
 class _NTXentMethod(SSLModel):
@@ -42,7 +42,8 @@ class SimCLR(_NTXentMethod):
     Table 1, Eq. 14); the registry names ``simclr_abs``, ``simclr_sq``, ``simclr_centered`` and
     ``simclr_standardized`` are aliases for them. Both views go through the network as one batch (BatchNorm
     statistics over both), as in the official code; ``joint_views=False`` embeds each view separately (per-view
-    statistics), as solo-learn's SimCLR does.
+    statistics), as solo-learn's SimCLR does. With more than two views (multi-crop) the loss is
+    :func:`kspectral.objectives.simclr_multiview` (each view's positives: the other views of its sample).
 
     Spectral counterpart: the global family (Balestriero & LeCun 2022, arXiv:2205.11508): the regular-simplex
     optimum when ``G`` is a union of at most ``K + 1`` equal cliques, else ISOMAP / MDS of ``G`` by analogy
@@ -58,6 +59,14 @@ class SimCLR(_NTXentMethod):
     """
 
     objective_function = staticmethod(simclr)
+
+    def compute_multiview_objective(self, outputs):
+        """More than two views (multi-crop): :func:`kspectral.objectives.simclr_multiview`, every other view of a
+        sample a positive, as solo-learn's SimCLR trains with multi-crop (SwAV's paper, arXiv:2006.09882, §4.3); the
+        variants (``negatives`` or ``dimensions`` set) average the two-view loss over every pair of views."""
+        if self.negatives == "plain" and self.dimensions == "raw":
+            return simclr_multiview(outputs["z"], temperature=self.temperature, return_terms=True)
+        return super().compute_multiview_objective(outputs)
 
 
 @register("dcl")

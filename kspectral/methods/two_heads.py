@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kspectral.methods.base import REPRESENTATIONS_KEY, SECOND_REPRESENTATIONS_KEY, SSLModel
+from kspectral.errors import InputError
 
 
 class TwoHeadModel(SSLModel):
@@ -21,6 +22,7 @@ class TwoHeadModel(SSLModel):
 
     joint_views = True
     uses_projector = False
+    max_views = 2
     #: the head whose output :meth:`embed` returns and the diagnostics see: ``"student"`` or ``"teacher"``
     embedding_head = "student"
     #: the constructor arguments that shape the heads, named in the error for a ``projector``
@@ -28,7 +30,7 @@ class TwoHeadModel(SSLModel):
 
     def __init__(self, encoder, projector=None, **kwargs):
         if projector is not None:
-            raise ValueError(
+            raise InputError(
                 f"{type(self).__name__} has a student and a teacher head instead of a projector; drop projector= and "
                 f"set {', '.join(self.head_options)}"
             )

@@ -14,6 +14,7 @@ from keras import ops
 
 from kspectral import _validation
 from kspectral.objectives.tensors import as_float, dtype_name
+from kspectral.errors import InputError
 
 
 def tensorflow_module():
@@ -34,20 +35,20 @@ def check_embeddings(z, name="z", min_batch=2):
     """Check that ``z`` is a ``(batch, dim)`` matrix with at least ``min_batch`` rows (when static)."""
     shape = tuple(z.shape)
     if len(shape) != 2:
-        raise ValueError(
+        raise InputError(
             f"{name} must be a batch-first (batch, dim) matrix, got shape {shape}; "
             "flatten or pool the encoder output first"
         )
     batch = shape[0]
     if batch is not None and batch < min_batch:
-        raise ValueError(f"{name} has batch size {batch}; this objective needs at least {min_batch} samples")
+        raise InputError(f"{name} has batch size {batch}; this objective needs at least {min_batch} samples")
     tf = tensorflow_module()
     if batch is None and tf is not None:  # dynamic batch (inside fit): check when the graph runs
         tf.debugging.assert_greater_equal(
             tf.shape(z)[0], min_batch, message=f"{name}: this objective needs at least {min_batch} samples per batch"
         )
     if _eager() and not bool(ops.all(ops.isfinite(z))):
-        raise ValueError(f"{name} contains NaN or infinite values")
+        raise InputError(f"{name} contains NaN or infinite values")
     return z
 
 
@@ -58,7 +59,7 @@ def check_pair(z_a, z_b, names=("z_a", "z_b"), min_batch=2):
     check_embeddings(z_b, names[1], min_batch)
     sa, sb = tuple(z_a.shape), tuple(z_b.shape)
     if all(d is not None for d in sa + sb) and sa != sb:
-        raise ValueError(f"{names[0]} and {names[1]} must have the same shape, got {sa} and {sb}")
+        raise InputError(f"{names[0]} and {names[1]} must have the same shape, got {sa} and {sb}")
     if dtype_name(z_a) != dtype_name(z_b):
         z_a, z_b = ops.cast(z_a, "float32"), ops.cast(z_b, "float32")
     return z_a, z_b
@@ -88,7 +89,7 @@ def check_nonnegative(value, name):
 def check_choice(value, name, choices):
     """``value`` if it is one of ``choices``, else a ``ValueError`` listing them."""
     if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(repr(c) for c in choices)}; got {value!r}")
+        raise InputError(f"{name} must be one of {', '.join(repr(c) for c in choices)}; got {value!r}")
     return value
 
 
@@ -127,7 +128,7 @@ class ObjectiveLoss(keras.losses.Loss):
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         if sample_weight is not None:
-            raise ValueError(
+            raise InputError(
                 f"{type(self).__name__} returns one value per batch (the objective is a batch statistic), so it "
                 "takes no sample_weight; drop it, or weight the pairs by sampling them"
             )

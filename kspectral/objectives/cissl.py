@@ -10,6 +10,7 @@ from kspectral.objectives._common import ObjectiveLoss, check_pair, check_positi
 from kspectral.objectives.simclr import _nt_xent, _positive_mask
 from kspectral.objectives.tensors import dtype_name, l2_normalize
 from kspectral.objectives.views import split_views
+from kspectral.errors import InputError
 
 
 def _check_heads(student_a, student_b, teacher_a, teacher_b):
@@ -17,7 +18,7 @@ def _check_heads(student_a, student_b, teacher_a, teacher_b):
     t_a, t_b = check_pair(teacher_a, teacher_b, names=("teacher_a", "teacher_b"))
     ss, ts = tuple(s_a.shape), tuple(t_a.shape)
     if all(d is not None for d in ss + ts) and ss != ts:
-        raise ValueError(f"student and teacher outputs must have the same (batch, dim) shape, got {ss} and {ts}")
+        raise InputError(f"student and teacher outputs must have the same (batch, dim) shape, got {ss} and {ts}")
     if dtype_name(s_a) != dtype_name(t_a):
         s_a, s_b, t_a, t_b = (ops.cast(x, "float32") for x in (s_a, s_b, t_a, t_b))
     return s_a, s_b, t_a, t_b

@@ -16,6 +16,7 @@ from kspectral.objectives._common import (
 )
 from kspectral.objectives.tensors import as_float, dtype_name
 from kspectral.objectives.views import split_views
+from kspectral.errors import InputError
 
 _LOG_FLOOR = 1e-30  # p·log(max(p, floor)) is 0 at p = 0 with a finite gradient (a normal number in float32)
 
@@ -26,13 +27,13 @@ def _check_logits(logits):
     shapes = [tuple(t.shape) for t in tensors]
     known = [s for s in shapes if all(d is not None for d in s)]
     if known and any(s != known[0] for s in known):
-        raise ValueError(
+        raise InputError(
             "teacher_a, teacher_b, student_a and student_b must all have the same (batch, classes) shape, "
             f"got {shapes}"
         )
     classes = shapes[0][1]
     if classes is not None and classes < 2:
-        raise ValueError(f"DISSL needs at least 2 classes (logits' last dimension), got {classes}")
+        raise InputError(f"DISSL needs at least 2 classes (logits' last dimension), got {classes}")
     if len({dtype_name(t) for t in tensors}) > 1:
         tensors = [ops.cast(t, "float32") for t in tensors]
     return tensors

@@ -22,6 +22,7 @@ from kspectral.objectives._common import (
     loss_or_terms,
 )
 from kspectral.objectives.tensors import as_float, l2_normalize
+from kspectral.errors import InputError
 
 #: What the negatives use: the similarity ``s``, ``|s|`` or ``s²``.
 NEGATIVES = ("plain", "abs", "sq")
@@ -74,7 +75,7 @@ def check_form(negatives, dimensions):
     check_choice(negatives, "negatives", NEGATIVES)
     check_choice(dimensions, "dimensions", DIMENSIONS)
     if negatives != "plain" and dimensions != "raw":
-        raise ValueError(
+        raise InputError(
             f"negatives={negatives!r} combines only with dimensions='raw' (the abs / sq negatives are defined on "
             f"cosine similarities), got dimensions={dimensions!r}; use negatives='plain' with it"
         )
@@ -200,7 +201,7 @@ def simclr_multiview(views, temperature=0.1, return_terms=False):
     """
     temperature = check_positive(temperature, "temperature")
     if not isinstance(views, (list, tuple)) or len(views) < 2:
-        raise ValueError(f"simclr_multiview takes a list of at least 2 views, got {type(views).__name__}")
+        raise InputError(f"simclr_multiview takes a list of at least 2 views, got {type(views).__name__}")
     views = [check_embeddings(as_float(v), f"views[{k}]", min_batch=2) for k, v in enumerate(views)]
     for k, v in enumerate(views[1:], start=1):
         check_pair(views[0], v)

@@ -19,6 +19,7 @@ from kspectral.objectives._common import (
     loss_or_terms,
 )
 from kspectral.objectives.tensors import as_float, batch_size, off_diagonal_square_sum
+from kspectral.errors import InputError
 
 
 def _invariance(z_a, z_b):
@@ -125,7 +126,7 @@ def vicreg(z_a, z_b, invariance_weight=25.0, variance_weight=25.0, covariance_we
 def _check_min_dim(z, name, minimum=2, what="dimensions"):
     dim = z.shape[1]
     if dim is not None and dim < minimum:
-        raise ValueError(f"{name} has {dim} {what}; this objective needs at least {minimum}")
+        raise InputError(f"{name} has {dim} {what}; this objective needs at least {minimum}")
 
 
 def _exp_covariance(z, temperature):

@@ -15,6 +15,7 @@ from __future__ import annotations
 from keras import ops
 
 from kspectral.objectives._common import check_embeddings, tensorflow_module
+from kspectral.errors import InputError
 
 
 def split_views(z, name="z"):
@@ -33,7 +34,7 @@ def split_views(z, name="z"):
     rows = z.shape[0]
     message = f"{name} must stack the two views' rows view-major (2B rows), got an odd number"
     if rows is not None and rows % 2:
-        raise ValueError(f"{message} ({rows})")
+        raise InputError(f"{message} ({rows})")
     tf = tensorflow_module()
     if rows is None and tf is not None:
         tf.debugging.assert_equal(tf.shape(z)[0] % 2, 0, message=message)
@@ -53,7 +54,7 @@ def join_views(view_a, view_b, names=("view_a", "view_b")):
     a, b = view_a.shape[0], view_b.shape[0]
     message = f"{names[0]} and {names[1]} must have the same batch size (one pair per row)"
     if a is not None and b is not None and a != b:
-        raise ValueError(f"{message}, got {a} and {b}")
+        raise InputError(f"{message}, got {a} and {b}")
     tf = tensorflow_module()
     if (a is None or b is None) and tf is not None:
         tf.debugging.assert_equal(tf.shape(view_a)[0], tf.shape(view_b)[0], message=message)
@@ -81,15 +82,15 @@ def view_pairs(n_views, pairing="all_pairs", n_global=2):
         [(0, 1), (0, 2), (0, 3), (1, 0), (1, 2), (1, 3)]
     """
     if pairing not in PAIRINGS:
-        raise ValueError(f"unknown pairing {pairing!r}; choose one of: {', '.join(PAIRINGS)}")
+        raise InputError(f"unknown pairing {pairing!r}; choose one of: {', '.join(PAIRINGS)}")
     if isinstance(n_views, bool) or not isinstance(n_views, int) or n_views < 2:
-        raise ValueError(f"an objective pairs at least 2 views, got {n_views!r}")
+        raise InputError(f"an objective pairs at least 2 views, got {n_views!r}")
     if pairing == "all_pairs":
         return [(i, j) for i in range(n_views) for j in range(i + 1, n_views)]
     if pairing == "consecutive":
         return [(i, i + 1) for i in range(n_views - 1)]
     if not 1 <= n_global <= n_views:
-        raise ValueError(f"n_global must lie in [1, {n_views}] (the global views come first), got {n_global!r}")
+        raise InputError(f"n_global must lie in [1, {n_views}] (the global views come first), got {n_global!r}")
     return [(i, j) for i in range(n_global) for j in range(n_views) if j != i]
 
 

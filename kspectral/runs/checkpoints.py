@@ -23,6 +23,7 @@ import json
 import math
 import os
 from pathlib import Path
+from kspectral.errors import InputError
 
 #: the checkpoint folder of a run directory
 BACKUP = "backup"
@@ -163,19 +164,19 @@ def _load(model, path):
         weights = path.with_name(info["weights"])
         expected = info["sha256"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"{path} is not a readable checkpoint record ({type(exc).__name__})") from None
+        raise InputError(f"{path} is not a readable checkpoint record ({type(exc).__name__})") from None
     if not weights.is_file():
-        raise ValueError(f"{weights} is missing")
+        raise InputError(f"{weights} is missing")
     if _sha256(weights) != expected:
-        raise ValueError(f"{weights} is truncated or damaged (its checksum differs from the one saved with it)")
+        raise InputError(f"{weights} is truncated or damaged (its checksum differs from the one saved with it)")
     try:
         model.load_weights(str(weights))
     except Exception as exc:  # noqa: BLE001 - h5py and Keras raise many kinds for a damaged file
         first = str(exc).splitlines()[0] if str(exc) else "no message"
-        raise ValueError(f"{weights} could not be loaded ({type(exc).__name__}: {first})") from None
+        raise InputError(f"{weights} could not be loaded ({type(exc).__name__}: {first})") from None
     states = seed_states(model)
     if len(states) != len(info["seed_states"]):
-        raise ValueError(f"{path} holds {len(info['seed_states'])} random-generator states, the model "
+        raise InputError(f"{path} holds {len(info['seed_states'])} random-generator states, the model "
                          f"{len(states)}: it was written by another model")
     for variable, values in zip(states, info["seed_states"]):
         variable.assign(np.asarray(values, dtype="int64").reshape(variable.shape))
@@ -204,7 +205,7 @@ def restore_checkpoint(backup_dir, model):
             return _load(model, path)
         except ValueError as exc:
             problems.append(str(exc))
-    raise ValueError(f"no usable checkpoint in {backup_dir}: {problems[0]}"
+    raise InputError(f"no usable checkpoint in {backup_dir}: {problems[0]}"
                      f"{' (and the earlier ones too)' if len(problems) > 1 else ''}; delete {backup_dir} to restart "
                      "the run from its first step, or choose another --out")
 

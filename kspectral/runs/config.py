@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass, field
 
 from kspectral.recipes import load_recipe  # noqa: F401  (re-exported: runs.load_recipe)
+from kspectral.errors import InputError
 
 PAIRS = ("augment", "knn", "labels")
 DEFAULT_PROJECTOR = "1024-1024-1024"
@@ -186,10 +187,16 @@ class RunConfig:
         method_class = _method_class(self.method)
         data.check_dataset_name(self.dataset)
         if not self.encoder.startswith(encoders.KERAS_PREFIX) and self.encoder not in encoders.ENCODERS:
-            raise ValueError(f"unknown encoder {self.encoder!r}; choose one of: {', '.join(encoders.ENCODERS)}, or "
+            raise InputError(f"unknown encoder {self.encoder!r}; choose one of: {', '.join(encoders.ENCODERS)}, or "
                              "keras:NAME for a keras.applications model (e.g. keras:ResNet50, keras:MobileNetV2)")
         if self.augment is not None:
             _check_choice("augment", self.augment, data.AUGMENTERS)
+            views, limit = data.preset_views(self.augment, self.augment_options), method_class.view_limit()
+            if self.pairs == "augment" and limit is not None and views > limit:
+                takes = sorted(methods_taking_views())
+                raise InputError(f"augment = {self.augment} makes {views} views, but {self.method} trains on at most "
+                                 f"{limit}; use a two-view preset (e.g. cifar) or a method that takes {views} views: "
+                                 f"{', '.join(takes)}")
         _check_choice("augment_on", self.augment_on, AUGMENT_ON)
         _check_choice("stem", self.stem, encoders.STEMS)
         _check_choice("pairs", self.pairs, PAIRS)
@@ -204,47 +211,47 @@ class RunConfig:
                      "image_size", "steps_per_epoch", "cpu_devices", "checkpoint_every"):
             value, minimum = getattr(self, name), 2 if name in ("batch_size", "baseline_samples") else 1
             if value is not None and value < minimum:
-                raise ValueError(f"{name} must be an integer ≥ {minimum}, got {value!r}")
+                raise InputError(f"{name} must be an integer ≥ {minimum}, got {value!r}")
         if self.cpu_devices is not None and self.batch_size % self.cpu_devices:
-            raise ValueError(f"batch_size={self.batch_size} does not split over cpu_devices={self.cpu_devices}: each "
+            raise InputError(f"batch_size={self.batch_size} does not split over cpu_devices={self.cpu_devices}: each "
                              "replica takes batch_size / cpu_devices pairs; choose a batch size that is a multiple of "
                              "it")
         if self.warmup_epochs < 0:
-            raise ValueError(f"warmup_epochs must be an integer ≥ 0, got {self.warmup_epochs!r}")
+            raise InputError(f"warmup_epochs must be an integer ≥ 0, got {self.warmup_epochs!r}")
         if self.normalize is not None:
             _check_choice("normalize", self.normalize, data.NORMALIZATION)
         if "normalize" in self.augment_options:
-            raise ValueError("normalise a run's images with its normalize setting (e.g. --set normalize=cifar10), not "
+            raise InputError("normalise a run's images with its normalize setting (e.g. --set normalize=cifar10), not "
                              "augment_options.normalize: the setting puts the normalisation in the encoder, so the "
                              "test images are normalised too")
         _check_options("projector_options", self.projector_options, PROJECTOR_OPTIONS)
         _check_options("schedule_options", self.schedule_options, SCHEDULE_OPTIONS)
         if self.classifier_lr is not None:
             if not math.isfinite(self.classifier_lr) or self.classifier_lr <= 0:
-                raise ValueError(f"classifier_lr must be a positive number, got {self.classifier_lr!r}")
+                raise InputError(f"classifier_lr must be a positive number, got {self.classifier_lr!r}")
         if not 0 <= self.seed < 2**32:
-            raise ValueError(f"seed must be an integer in [0, 2³²), got {self.seed!r}")
+            raise InputError(f"seed must be an integer in [0, 2³²), got {self.seed!r}")
         for name, positive in (("learning_rate", True), ("weight_decay", False), ("test_size", True),
                                ("momentum", False)):
             value = getattr(self, name)
             if not math.isfinite(value) or (value <= 0 if positive else value < 0):
-                raise ValueError(f"{name} must be a {'positive' if positive else 'non-negative'} number, got {value!r}")
+                raise InputError(f"{name} must be a {'positive' if positive else 'non-negative'} number, got {value!r}")
         if not self.test_size < 1.0:
-            raise ValueError(f"test_size must lie strictly between 0 and 1, got {self.test_size!r}")
+            raise InputError(f"test_size must lie strictly between 0 and 1, got {self.test_size!r}")
         if self.encoder_widths is not None:
             parse_widths(self.encoder_widths, what="encoder")
         if self.projector_options and not method_class.uses_projector:
-            raise ValueError(f"{self.method} has no projector (its heads are set by method_options); drop "
+            raise InputError(f"{self.method} has no projector (its heads are set by method_options); drop "
                              "projector_options")
         if self.projector is not None:
             if not method_class.uses_projector:
-                raise ValueError(f"{self.method} has no projector (its heads are set by method_options); "
+                raise InputError(f"{self.method} has no projector (its heads are set by method_options); "
                                  "drop --projector")
             parse_widths(self.projector)
         allowed = method_option_names(self.method)
         unknown = sorted(set(self.method_options) - set(allowed))
         if unknown:
-            raise ValueError(f"unknown method_options for {self.method}: {', '.join(unknown)}; "
+            raise InputError(f"unknown method_options for {self.method}: {', '.join(unknown)}; "
                              f"allowed: {', '.join(allowed)}")
         return self
 
@@ -256,13 +263,13 @@ class RunConfig:
     def from_dict(cls, values):
         """A config from a dict (e.g. a recipe or ``config.json``); unknown keys are an error."""
         if not isinstance(values, dict):
-            raise ValueError(f"a run config must be a table of fields, got {type(values).__name__}")
+            raise InputError(f"a run config must be a table of fields, got {type(values).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             hints = [f"{k} (did you mean {m[0]}?)" if (m := difflib.get_close_matches(k, known, n=1)) else k
                      for k in unknown]
-            raise ValueError(f"unknown config keys: {', '.join(hints)}; allowed keys: {', '.join(sorted(known))}")
+            raise InputError(f"unknown config keys: {', '.join(hints)}; allowed keys: {', '.join(sorted(known))}")
         return cls(**values)
 
 
@@ -298,21 +305,28 @@ def _check_type(name, value, types):
         for t in types
     )
     if not ok:
-        raise ValueError(f"{name} must be {_type_name(types)}, got {value!r}")
+        raise InputError(f"{name} must be {_type_name(types)}, got {value!r}")
 
 
 def _check_choice(name, value, allowed):
     if value not in allowed:
-        raise ValueError(f"unknown {name} {value!r}; choose one of: {', '.join(allowed)}")
+        raise InputError(f"unknown {name} {value!r}; choose one of: {', '.join(allowed)}")
 
 
 def _check_options(name, options, allowed):
     """A table of options whose keys and value types are those of ``allowed`` (``{key: type}``)."""
     unknown = sorted(set(options) - set(allowed))
     if unknown:
-        raise ValueError(f"unknown {name}: {', '.join(unknown)}; allowed: {', '.join(allowed)}")
+        raise InputError(f"unknown {name}: {', '.join(unknown)}; allowed: {', '.join(allowed)}")
     for key, value in options.items():
         _check_type(f"{name}.{key}", value, allowed[key])
+
+
+def methods_taking_views():
+    """The canonical names of the methods that train on more than two views (multi-crop)."""
+    from kspectral import methods
+
+    return [n for n in methods.canonical_names() if methods.get(n).view_limit() is None]
 
 
 def _method_class(method):
@@ -357,7 +371,7 @@ def parse_setting(item):
     key, sep, text = str(item).partition("=")
     key = key.strip()
     if not sep or not key:
-        raise ValueError(f"--set takes KEY=VALUE (e.g. --set learning_rate=0.3), got {item!r}")
+        raise InputError(f"--set takes KEY=VALUE (e.g. --set learning_rate=0.3), got {item!r}")
     text = text.strip()
     try:
         value = tomllib.loads(f"v = {text}")["v"]
@@ -382,7 +396,7 @@ def apply_settings(values, settings):
         if "." in key:
             table, _, sub = key.partition(".")
             if table not in TABLES:
-                raise ValueError(f"--set {key}: only {', '.join(t + '.KEY' for t in TABLES)} take a dotted key")
+                raise InputError(f"--set {key}: only {', '.join(t + '.KEY' for t in TABLES)} take a dotted key")
             values.setdefault(table, {})[sub] = value
         else:
             values[key] = value

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from kspectral.errors import InputError
 
 #: the Keras dtype policy of each ``precision``
 POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
@@ -53,7 +54,7 @@ def resolve_jit(jit):
     if jit == "off":
         return False
     if jit != "auto":
-        raise ValueError(f"unknown jit {jit!r}; choose one of: auto, on, off")
+        raise InputError(f"unknown jit {jit!r}; choose one of: auto, on, off")
     import tensorflow as tf
 
     return bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
@@ -93,7 +94,7 @@ def dtype_policy(precision):
     """Set Keras' global dtype policy for ``precision`` inside the block, and restore the previous one after it."""
     precision = resolve_precision(precision) if precision == "auto" else precision
     if precision not in POLICIES:
-        raise ValueError(f"unknown precision {precision!r}; choose one of: {', '.join(POLICIES)}, auto")
+        raise InputError(f"unknown precision {precision!r}; choose one of: {', '.join(POLICIES)}, auto")
     return _policy(POLICIES[precision])
 
 
@@ -109,7 +110,7 @@ def prepare(config):
     strategy = distribute.make_strategy(config.strategy, cpu_devices=config.cpu_devices)
     replicas = int(strategy.num_replicas_in_sync)
     if config.batch_size % replicas:
-        raise ValueError(f"batch_size={config.batch_size} does not split over the {replicas} replicas of "
+        raise InputError(f"batch_size={config.batch_size} does not split over the {replicas} replicas of "
                          f"--strategy {config.strategy}: choose a batch size that is a multiple of {replicas}")
     return Execution(strategy, replicas, POLICIES[resolve_precision(config.precision)], resolve_jit(config.jit))
 

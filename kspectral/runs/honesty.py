@@ -29,6 +29,7 @@ Pure Python, numpy and scipy; TensorFlow is never imported.
 from __future__ import annotations
 
 import numpy as np
+from kspectral.errors import InputError
 
 #: the stable warning codes, with the condition each flags
 CODES = {
@@ -53,7 +54,7 @@ _EIGENMAP_ESTIMATORS = ("LaplacianEigenmaps", "SpectralClustering")
 def warning(code, message):
     """One warning, ``{"code": code, "message": message}``; ``code`` must be one of :data:`CODES`."""
     if code not in CODES:
-        raise ValueError(f"unknown warning code {code!r}; choose one of: {', '.join(CODES)}")
+        raise InputError(f"unknown warning code {code!r}; choose one of: {', '.join(CODES)}")
     return {"code": code, "message": message}
 
 
@@ -213,7 +214,7 @@ def chance_level(y_test, num_classes=None):
     """
     y = np.asarray(y_test).ravel()
     if y.size == 0:
-        raise ValueError("chance_level needs test labels; got an empty array")
+        raise InputError("chance_level needs test labels; got an empty array")
     _, counts = np.unique(y, return_counts=True)
     classes = int(num_classes) if num_classes else len(counts)
     return float(max(1.0 / classes, counts.max() / y.size))

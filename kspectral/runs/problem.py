@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from kspectral.errors import InputError
 
 #: graph specifications :func:`build_problem` takes
 GRAPHS = ("knn:K", "labels", "pairs", "augment")
@@ -54,11 +55,11 @@ def check_graph_spec(spec):
         parse_graph_spec(spec)
     except (TypeError, ValueError):
         if str(spec).startswith("knn:"):
-            raise ValueError(f"graph {spec!r}: knn:K needs an integer K ≥ 1 (the neighbours per node), e.g. "
+            raise InputError(f"graph {spec!r}: knn:K needs an integer K ≥ 1 (the neighbours per node), e.g. "
                              "knn:10") from None
-        raise ValueError(f"unknown graph {spec!r}; choose one of: {', '.join(GRAPHS)}") from None
+        raise InputError(f"unknown graph {spec!r}; choose one of: {', '.join(GRAPHS)}") from None
     if not str(spec).startswith("knn:"):
-        raise ValueError(f"unknown graph {spec!r}; choose one of: {', '.join(GRAPHS)}")
+        raise InputError(f"unknown graph {spec!r}; choose one of: {', '.join(GRAPHS)}")
     return spec
 
 
@@ -76,33 +77,38 @@ def dataset_augmenter(dataset, preset=None, options=None, seed=None):
 
     if preset is not None and not isinstance(preset, str):
         if options:
-            raise ValueError("augment_options go with a preset name; set the options of your own augmenter when "
+            raise InputError("augment_options go with a preset name; set the options of your own augmenter when "
                              "you build it")
-        _view_pair(preset)  # checks it
+        _views_of(preset)  # checks it
         return preset
     name = preset or dataset.default_augment
     try:
         return augmenter_for(dataset.image_shape, name, options, seed=seed)
     except ValueError as exc:  # no preset applies to the samples: say which dataset holds them
         if len(dataset.image_shape) != 3 or dataset.default_augment is None:
-            raise ValueError(f"{dataset.name}: {exc}") from None
+            raise InputError(f"{dataset.name}: {exc}") from None
         raise
 
 
-def _view_pair(aug):
-    """The augmenters of the two views: one augmenter twice, or the first two of a sequence (e.g. BYOL's pair, or
-    multi-crop's two large views)."""
-    pair = (aug[0], aug[1]) if isinstance(aug, (list, tuple)) and len(aug) >= 2 else (aug, aug)
-    for a in pair:
+def _views_of(aug):
+    """The augmenters of the views: one augmenter twice, or every augmenter of a sequence (e.g. BYOL's pair, or
+    multi-crop's two large views and its small ones)."""
+    views = tuple(aug) if isinstance(aug, (list, tuple)) and len(aug) >= 2 else (aug, aug)
+    for a in views:
         if not callable(a) or isinstance(a, (list, tuple)):
             raise TypeError(f"an augmenter is a callable Keras layer/model, a sequence of them (one per view) or a "
                             f"preset name (kspectral.data.AUGMENTERS), got {type(aug).__name__}")
-    return pair
+    return views
 
 
-def _augment(aug, batch):
-    """One view of a batch, flattened to float64 ``(B, D)``."""
-    return np.asarray(aug(batch, training=True), dtype=np.float64).reshape(len(batch), -1)
+def _flat_view(view, size=None):
+    """One view of a batch flattened to float64 ``(B, D)``; an image view of another ``size`` ``(H, W)`` (multi-crop's
+    small crops) is first resized to it (bilinear), so that every view is a point of the same input space."""
+    if size is not None and len(view.shape) == 4 and tuple(view.shape[1:3]) != size:
+        import tensorflow as tf
+
+        view = tf.image.resize(view, size, method="bilinear")
+    return np.asarray(view, dtype=np.float64).reshape(view.shape[0], -1)
 
 
 def augmented_views(x, augmenter, rounds=1, seed=0, *, batch_size=VIEW_BATCH, shuffle=False, drop_remainder=False,
@@ -112,7 +118,7 @@ def augmented_views(x, augmenter, rounds=1, seed=0, *, batch_size=VIEW_BATCH, sh
     Views are drawn as :func:`kspectral.data.augmented_pairs` draws the batches of its resumable stream (the stream
     ``kspectral train`` fits on): round ``r`` goes over the images in batches of ``batch_size``; before batch ``t``
     (counted over all rounds) is augmented, the state of every ``SeedGenerator`` of the augmenters is set to
-    ``(its seed, 64·t)``, then view a and view b are drawn. So, for the same augmenter (or preset and ``seed``),
+    ``(its seed, 64·t)``, then the views are drawn in order (view a, view b, ...). So, for the same augmenter (or preset and ``seed``),
     the views are exactly those of ``augmented_pairs(x, augmenter, batch_size, seed=seed, shuffle=shuffle,
     drop_remainder=drop_remainder, start_step=0)``, batch for batch:
 
@@ -127,7 +133,8 @@ def augmented_views(x, augmenter, rounds=1, seed=0, *, batch_size=VIEW_BATCH, sh
 
     Args:
         x: images ``(N, H, W, C)`` in ``[0, 1]``, or an :class:`~kspectral.data.ImageDataset` (its ``x_train``).
-        augmenter: a Keras layer/model (both views), a sequence of them (the first two make views a and b), or a
+        augmenter: a Keras layer/model (both views), a sequence of them (one per view: every view enters the graph,
+            multi-crop's small crops resized to the first view's size, bilinear), or a
             preset name (:data:`kspectral.data.AUGMENTERS`) set up for the images and seeded with ``seed``. A given
             augmenter keeps its own seeds (build it with ``seed=``); its seed states are left at the last batch's.
         rounds: passes over the images (≥ 1).
@@ -138,9 +145,10 @@ def augmented_views(x, augmenter, rounds=1, seed=0, *, batch_size=VIEW_BATCH, sh
         augment_options: a preset's options (e.g. ``{"strength": 0.5}``).
 
     Returns:
-        :class:`GraphProblem` with ``X`` the ``(2M, D)`` float64 flattened views of ``M`` pairs, view-major (row
-        ``m`` and row ``M + m`` are the two views of pair ``m``, in the stream's order), ``graph`` the pair graph
-        :func:`kspectral.spectral.pair_graph` ``(M)``, and ``index`` the ``(M,)`` image index of each pair.
+        :class:`GraphProblem` with ``X`` the ``(V·M, D)`` float64 flattened views of ``M`` images, view-major (rows
+        ``m``, ``M + m``, …, ``(V − 1)M + m`` are the ``V`` views of image ``m``, in the stream's order; ``V = 2``
+        for a pair), ``graph`` the pair graph :func:`kspectral.spectral.pair_graph` ``(M, views=V)`` (every two
+        views of an image linked), and ``index`` the ``(M,)`` image index of each row block.
 
     Example:
         The closed form of the pairs a model trains on: views of the first 3 epochs of ``kspectral train --augment
@@ -169,23 +177,23 @@ def augmented_views(x, augmenter, rounds=1, seed=0, *, batch_size=VIEW_BATCH, sh
     images = x.x_train if isinstance(x, ImageDataset) else x
     images = np.asarray(images, dtype=np.float32)
     if images.ndim < 2 or len(images) == 0:
-        raise ValueError(f"x must be a non-empty batch of images (N, H, W, C), got shape {images.shape}")
+        raise InputError(f"x must be a non-empty batch of images (N, H, W, C), got shape {images.shape}")
     rounds = check_positive_int(rounds, "rounds")
     batch_size = check_positive_int(batch_size, "batch_size")
     n = len(images)
     if isinstance(augmenter, str):
         augmenter = augmenter_for(images.shape[1:], augmenter, augment_options, seed=seed)
     elif augment_options:
-        raise ValueError("augment_options go with a preset name; set the options of your own augmenter when you "
+        raise InputError("augment_options go with a preset name; set the options of your own augmenter when you "
                          "build it")
-    aug_a, aug_b = _view_pair(augmenter)
+    augmenters = _views_of(augmenter)
     per_pass = n // batch_size if drop_remainder else math.ceil(n / batch_size)
     if per_pass == 0:
-        raise ValueError(f"batch_size={batch_size} with drop_remainder=True leaves none of the {n} images; use at "
+        raise InputError(f"batch_size={batch_size} with drop_remainder=True leaves none of the {n} images; use at "
                          f"most {n}")
-    states = seed_states([aug_a, aug_b])
+    states = seed_states(list(augmenters))
     bases = [int(np.asarray(s.numpy())[0]) for s in states]
-    first, second, index = [], [], []
+    drawn, index = [[] for _ in augmenters], []
     for r in range(rounds):
         order = np.arange(n)
         if shuffle:  # the order of pass r of augmented_pairs' stream
@@ -197,16 +205,22 @@ def augmented_views(x, augmenter, rounds=1, seed=0, *, batch_size=VIEW_BATCH, sh
                 state.assign(np.array([base, SEED_STRIDE * t], dtype=np.int64))
             rows = order[b * batch_size:(b + 1) * batch_size]
             batch = tf.constant(images[rows])
-            first.append(_augment(aug_a, batch))
-            second.append(_augment(aug_b, batch))
+            views = [aug(batch, training=True) for aug in augmenters]
+            size = tuple(views[0].shape[1:3]) if len(views[0].shape) == 4 else None
+            for k, view in enumerate(views):
+                drawn[k].append(_flat_view(view, size))
             index.append(rows)
     index = np.concatenate(index).astype(np.int64)
-    X = np.concatenate(first + second)
-    if first[0].shape[1] != second[0].shape[1]:
-        raise ValueError(f"the two views have different sizes ({first[0].shape[1]} and {second[0].shape[1]} "
-                         "values); give augmenters with the same output size")
+    widths = {d[0].shape[1] for d in drawn}
+    if len(widths) > 1:
+        raise InputError(f"the views have different sizes ({', '.join(str(d[0].shape[1]) for d in drawn)} values); "
+                         "give augmenters with the same output size")
+    X = np.concatenate([np.concatenate(d) for d in drawn])
     what = f"{rounds}×{n}" if not drop_remainder else f"{len(index)}"
-    return GraphProblem(X, pair_graph(len(index)), f"pair graph of {what} augmented pairs", "pairs", index=index)
+    views = len(augmenters)
+    kind = "pairs" if views == 2 else f"{views}-view tuples"
+    return GraphProblem(X, pair_graph(len(index), views=views), f"pair graph of {what} augmented {kind}", "pairs",
+                        index=index)
 
 
 def build_problem(dataset, spec, *, transductive=False, rounds=4, seed=0, max_samples=None, augment=None,
@@ -238,7 +252,7 @@ def build_problem(dataset, spec, *, transductive=False, rounds=4, seed=0, max_sa
 
     check_graph_spec(spec)
     if transductive and spec in ("labels", "pairs"):
-        raise ValueError(f"graph {spec!r} cannot reach the test images (it needs their labels or views); "
+        raise InputError(f"graph {spec!r} cannot reach the test images (it needs their labels or views); "
                          "use --regime linear")
     where = "training and test" if transductive else "training"
     X = dataset.flat("train")
@@ -259,7 +273,7 @@ def build_problem(dataset, spec, *, transductive=False, rounds=4, seed=0, max_sa
             problem.index = rows[problem.index]
         return problem
     if spec == "augment":
-        aug = _view_pair(dataset_augmenter(dataset, augment, augment_options, seed=seed))[0]
+        aug = _views_of(dataset_augmenter(dataset, augment, augment_options, seed=seed))[0]
         images = X.reshape(len(X), *dataset.image_shape).astype(np.float32)
         graph = augmentation_graph(images, aug, draws=rounds, k=5, seed=seed, batch_size=batch_size)
         return GraphProblem(X, graph, f"augmentation graph of {where} images ({rounds} draws, k=5)", spec,
@@ -297,7 +311,7 @@ def training_pairs(config, dataset, problem, repeat=False, labels=None, start_st
             pipeline = augmented_pairs(source, aug, config.batch_size, seed=config.seed, labels=labels, **stream)
     else:
         if config.augment_on == "device":
-            raise ValueError(f"augment_on = device applies to augment pairs; {config.pairs} pairs are graph edges, "
+            raise InputError(f"augment_on = device applies to augment pairs; {config.pairs} pairs are graph edges, "
                              "not augmentations: drop --augment-on device")
         pipeline = graph_pairs(dataset.x_train, problem.graph, config.batch_size, seed=config.seed, labels=labels,
                                **stream)
@@ -358,17 +372,17 @@ def fit_baseline(method, problem, dim, regime="linear", **options):
     from kspectral.spectral import baselines
 
     if regime not in REGIMES:
-        raise ValueError(f"unknown regime {regime!r}; choose one of: {', '.join(REGIMES)}")
+        raise InputError(f"unknown regime {regime!r}; choose one of: {', '.join(REGIMES)}")
     name = canonical_method(method)
     if regime == "linear":
         if problem.transductive:
-            raise ValueError("the linear regime is fitted on training rows only; build the problem without "
+            raise InputError("the linear regime is fitted on training rows only; build the problem without "
                              "transductive=True")
         features = problem.X
     else:
         features = None
     if (empty := empty_graph_warning(problem.graph, f"the {problem.description}", problem.spec)) is not None:
-        raise ValueError(empty["message"])
+        raise InputError(empty["message"])
     estimator = baselines.spectral_baseline(name, problem.graph, dim, features=features, **options)
     objective = float(getattr(estimator, "objective_", float("nan")))
     summary = {

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from kspectral.runs.checkpoints import atomic_write_text
 from kspectral.runs.config import RESUMABLE_CHANGES, RunConfig
+from kspectral.errors import InputError
 
 #: the file that records that training finished (the model is saved)
 TRAINED = "training.json"
@@ -54,7 +55,7 @@ def check_out_dir(out):
     """Raise ``ValueError`` if ``out`` exists and is not a directory."""
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} exists and is not a directory")
+        raise InputError(f"--out {out} exists and is not a directory")
     return out
 
 
@@ -64,7 +65,7 @@ def read_json(path, what):
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{what} {path} is not valid JSON ({exc}); restore it or choose another run") from None
+        raise InputError(f"{what} {path} is not valid JSON ({exc}); restore it or choose another run") from None
 
 
 def write_json(path, values):
@@ -95,14 +96,14 @@ def check_run_dir(out):
     try:
         empty = not any(out.iterdir())
     except OSError as exc:
-        raise ValueError(f"--out {out} cannot be read ({exc.strerror}); choose a readable directory") from None
+        raise InputError(f"--out {out} cannot be read ({exc.strerror}); choose a readable directory") from None
     if empty:
         return out
     if not _is_run_config(out / "config.json"):
-        raise ValueError(f"--out {out} is a non-empty directory that is not a kspectral run directory (no kspectral "
+        raise InputError(f"--out {out} is a non-empty directory that is not a kspectral run directory (no kspectral "
                          "config.json); choose a new or empty directory with --out")
     if (out / "metrics.json").exists():
-        raise ValueError(f"run directory {out} already holds a finished run; choose another --out")
+        raise InputError(f"run directory {out} already holds a finished run; choose another --out")
     return out
 
 
@@ -141,7 +142,7 @@ def prepare_run_dir(out, config, steps_per_epoch=None):
         old, new = read_json(out / "config.json", "run config"), config.to_dict()
         changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in RESUMABLE_CHANGES)
         if changed:
-            raise ValueError(
+            raise InputError(
                 f"run directory {out} holds an interrupted run with another config (differs in: {', '.join(changed)}); "
                 f"resume it with the same options (only {', '.join(RESUMABLE_CHANGES)} may change) or choose "
                 "another --out"
@@ -150,7 +151,7 @@ def prepare_run_dir(out, config, steps_per_epoch=None):
         done = int(trained["steps"]) if trained is not None else _checkpoint_step(newest[0])
         if done > config.epochs * steps_per_epoch:
             epochs_done = math.ceil(done / steps_per_epoch)
-            raise ValueError(
+            raise InputError(
                 f"run directory {out} has already trained {done} steps ({steps_per_epoch} per epoch), more than "
                 f"--epochs {config.epochs} asks for; resume it with --epochs {epochs_done} or more, or choose another "
                 "--out"
@@ -163,7 +164,7 @@ def prepare_run_dir(out, config, steps_per_epoch=None):
                 (out / stale).unlink(missing_ok=True)
         write_json(out / "config.json", config.to_dict())
     except OSError as exc:
-        raise ValueError(f"--out {out} cannot be written ({exc.strerror or exc}); choose a writable directory with "
+        raise InputError(f"--out {out} cannot be written ({exc.strerror or exc}); choose a writable directory with "
                          "--out") from None
     return out, resuming
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kspectral.runs.honesty import probe_warnings
+from kspectral.errors import InputError
 
 
 @dataclass
@@ -47,7 +48,7 @@ def check_probes(probes):
     probes = tuple(probes)
     unknown = [p for p in probes if p not in PROBES]
     if unknown or not probes:
-        raise ValueError(f"unknown probe {', '.join(map(repr, unknown)) or '(none given)'}; choose from: "
+        raise InputError(f"unknown probe {', '.join(map(repr, unknown)) or '(none given)'}; choose from: "
                          f"{', '.join(PROBES)}")
     return probes
 

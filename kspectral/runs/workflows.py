@@ -37,6 +37,7 @@ from kspectral.runs.rundir import (
     write_json,
 )
 from kspectral.runs.table import ProbeTable, check_probes, probe_dict, probe_row, table_warnings
+from kspectral.errors import InputError
 
 
 @dataclass
@@ -91,13 +92,25 @@ def build_encoder(config, dataset):
     if config.encoder.startswith("resnet"):
         options = {"stem": config.stem, "zero_init_residual": config.zero_init_residual}
     elif config.stem != "auto":
-        raise ValueError(f"stem={config.stem!r} applies to the ResNet encoders only; drop --stem for {config.encoder}")
+        raise InputError(f"stem={config.stem!r} applies to the ResNet encoders only; drop --stem for {config.encoder}")
     elif config.zero_init_residual:
-        raise ValueError(f"zero_init_residual applies to the ResNet encoders only, not to {config.encoder}")
-    encoder = encoders.build_encoder(config.encoder, dataset.image_shape, config.encoder_widths, **options)
+        raise InputError(f"zero_init_residual applies to the ResNet encoders only, not to {config.encoder}")
+    shape = tuple(dataset.image_shape)
+    if multisize_views(config) and config.encoder == "mlp":
+        raise InputError("augment = multicrop makes large and small crops, which the mlp encoder (it flattens a fixed "
+                         "image size) cannot both take; use a convolutional encoder (--encoder conv or resnet18)")
+    if multisize_views(config) and len(shape) == 3:
+        shape = (None, None, shape[-1])  # multi-crop: the large and the small crops go through the same encoder
+    encoder = encoders.build_encoder(config.encoder, shape, config.encoder_widths, **options)
     if config.normalize is not None:
-        encoder = encoders.with_input_normalization(encoder, dataset.image_shape, config.normalize)
+        encoder = encoders.with_input_normalization(encoder, shape, config.normalize)
     return encoder
+
+
+def multisize_views(config):
+    """Whether the run's views come in more than one size (``multicrop``'s large and small crops), so that its
+    encoder takes images of any height and width."""
+    return config.pairs == "augment" and config.augment == "multicrop"
 
 
 def warmup_steps(config, steps):
@@ -122,7 +135,7 @@ def _schedule(config, steps, peak):
         return optimizers.WarmupCosine(peak, total, warmup_steps=warmup_steps(config, steps),
                                        **config.schedule_options)
     except (TypeError, ValueError) as exc:  # the options come from the user: report them as bad input
-        raise ValueError(f"bad schedule_options: {exc}") from None
+        raise InputError(f"bad schedule_options: {exc}") from None
 
 
 def _peak(config, learning_rate):
@@ -148,7 +161,7 @@ def _optimizer(config, schedule, weight_decay):
         return optimizers.build_optimizer(config.optimizer, schedule, weight_decay=weight_decay,
                                           momentum=config.momentum, **config.optimizer_options)
     except (TypeError, ValueError) as exc:  # the options come from the user: report them as bad input
-        raise ValueError(f"bad optimizer_options for {config.optimizer}: {exc}") from None
+        raise InputError(f"bad optimizer_options for {config.optimizer}: {exc}") from None
 
 
 def build_probe_optimizer(config, steps):
@@ -196,7 +209,7 @@ def build_model(config, dataset, steps=None, jit_compile="auto"):
         try:
             heads["projector"] = make_projector(config.projector, **config.projector_options)
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"bad projector_options: {exc}") from None
+            raise InputError(f"bad projector_options: {exc}") from None
     extras = {}
     if (augmenters := device_augmenters(config, dataset)) is not None:
         extras["augmenters"] = augmenters
@@ -211,7 +224,7 @@ def build_model(config, dataset, steps=None, jit_compile="auto"):
         options = {"sync_batchnorm": "all", **config.method_options}
         model = methods.create(config.method, encoder, **heads, **extras, **options)
     except (TypeError, ValueError) as exc:  # the options come from the user: report them as bad input
-        raise ValueError(f"bad method_options for {config.method}: {exc}") from None
+        raise InputError(f"bad method_options for {config.method}: {exc}") from None
     model.compile(optimizer=build_optimizer(config, steps), jit_compile=jit_compile)
     model.build((None, *dataset.image_shape))
     # the optimizer's slots are created here, under the strategy's scope that build_model runs in: a resumed run
@@ -243,7 +256,7 @@ def baseline_plan(config, dataset):
 
 def _run_problem(config, dataset, needed):
     if config.pairs == "labels" and not dataset.labelled:
-        raise ValueError("pairs = labels needs a labelled dataset; use pairs = augment or knn")
+        raise InputError("pairs = labels needs a labelled dataset; use pairs = augment or knn")
     if config.pairs == "augment" and not needed:
         return None
     return build_problem(dataset, graph_for_pairs(config.pairs, config.knn_k), rounds=config.baseline_rounds,
@@ -365,7 +378,7 @@ def _train_model(config, dataset, problem, model, out, steps, labels, resuming, 
             newest = committed(backup)
             raise _divergence(out, last_epoch, int(newest[0].stem.split("-")[1]) if newest else None)
     if last_logs is None:
-        raise ValueError(f"no epoch was trained in {out}: train with --epochs 1 or more")
+        raise InputError(f"no epoch was trained in {out}: train with --epochs 1 or more")
     return last_logs, last_epoch + 1, checkpoint.step, seconds
 
 
@@ -440,7 +453,7 @@ def train(config, out=None, callbacks=(), verbose=0, on_stage=None, data=None):
     started = time.perf_counter()
     dataset = _load_dataset(config) if given_data is None else given_data
     if config.batch_size > dataset.num_pretrain:
-        raise ValueError(f"batch_size={config.batch_size} is larger than the {dataset.num_pretrain} training images; "
+        raise InputError(f"batch_size={config.batch_size} is larger than the {dataset.num_pretrain} training images; "
                          "lower --batch-size")
     if config.pairs == "augment" and config.augment is None:  # record the preset that runs in config.json
         config.augment = dataset.default_augment
@@ -528,9 +541,9 @@ def load_run_model(run_dir):
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing; probe a finished run directory written by `kspectral train`")
     if not zipfile.is_zipfile(path):
-        raise ValueError(f"{path} is not a .keras archive (a .keras file is a zip archive; this one is damaged or "
+        raise InputError(f"{path} is not a .keras archive (a .keras file is a zip archive; this one is damaged or "
                          "is another kind of file); restore it from a copy, or train the run again")
-    refused = ValueError(f"{path} holds Python code (e.g. a Lambda layer) and was refused: kspectral loads .keras "
+    refused = InputError(f"{path} holds Python code (e.g. a Lambda layer) and was refused: kspectral loads .keras "
                          "files in Keras safe mode and never runs code from them; use a model written by "
                          "`kspectral train`")
 
@@ -543,7 +556,7 @@ def load_run_model(run_dir):
         with zipfile.ZipFile(path) as archive:
             config = json.loads(archive.read("config.json"))
     except (KeyError, zipfile.BadZipFile, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path} is not a .keras archive ({type(exc).__name__}: {exc}); restore it from a copy, or "
+        raise InputError(f"{path} is not a .keras archive ({type(exc).__name__}: {exc}); restore it from a copy, or "
                          "train the run again") from None
     if holds_bytecode(config):
         raise refused
@@ -556,11 +569,11 @@ def load_run_model(run_dir):
         if "safe_mode" in text or "arbitrary code" in text:
             raise refused from None
         first = str(exc).splitlines()[0][:300] if str(exc) else "no message"
-        raise ValueError(f"{path} could not be loaded as a kspectral model ({type(exc).__name__}: {first}); the file "
+        raise InputError(f"{path} could not be loaded as a kspectral model ({type(exc).__name__}: {first}); the file "
                          "is damaged or was written by another kspectral version: load it with that version, or train "
                          "the run again") from None
     if not isinstance(model, SSLModel):
-        raise ValueError(f"{path} holds a {type(model).__name__}, not a kspectral model; probe a run directory "
+        raise InputError(f"{path} holds a {type(model).__name__}, not a kspectral model; probe a run directory "
                          "written by `kspectral train`")
     return model
 
@@ -571,7 +584,7 @@ def _check_loadable(config, run_dir):
     try:
         check_dataset_name(config.dataset)
     except ValueError as exc:
-        raise ValueError(f"{run_dir}'s dataset {config.dataset!r} cannot be loaded ({exc}); a run trained from Python "
+        raise InputError(f"{run_dir}'s dataset {config.dataset!r} cannot be loaded ({exc}); a run trained from Python "
                          "on in-memory data is probed with the same data: kspectral.runs.probe(run_dir, data=...)"
                          ) from None
 
@@ -614,7 +627,7 @@ def probe(run_dir, knn_preset=None, probes=("linear", "knn"), data=None, on_stag
         message = str(exc)
         if "config.json" not in message:  # a field error: say which file holds it
             message = f"{run_dir / 'config.json'}: {message}; restore the file or probe another run"
-        raise ValueError(message) from None
+        raise InputError(message) from None
     if knn_preset is not None:
         config.knn_preset = knn_preset
     config = with_defaults(_validated(config, given=data is not None))
@@ -628,7 +641,7 @@ def probe(run_dir, knn_preset=None, probes=("linear", "knn"), data=None, on_stag
 
         dataset = as_dataset(data, test_size=config.test_size, seed=config.seed)
     if not dataset.labelled:
-        raise ValueError(f"{run_dir} was trained on unlabelled data ({config.dataset}); probes need labels")
+        raise InputError(f"{run_dir} was trained on unlabelled data ({config.dataset}); probes need labels")
     regime, _ = baseline_plan(config, dataset)
     if regime is not None:
         stage("fitting the closed-form spectral baseline (its graph first)")
@@ -655,12 +668,12 @@ def _run_settings(run):
     """The options of :func:`spectral` that reproduce the baseline of the run in directory ``run``."""
     run = Path(run)
     if not (run / "config.json").is_file():
-        raise ValueError(f"{run} is not a kspectral run directory (no config.json); give the --out folder of "
+        raise InputError(f"{run} is not a kspectral run directory (no config.json); give the --out folder of "
                          "`kspectral train`")
     try:
         config = with_defaults(RunConfig.from_dict(read_json(run / "config.json", "run config")))
     except ValueError as exc:
-        raise ValueError(f"{run / 'config.json'}: {exc}") from None
+        raise InputError(f"{run / 'config.json'}: {exc}") from None
     return config, {
         "method": config.method, "graph": graph_for_pairs(config.pairs, config.knn_k), "dim": config.baseline_dim,
         "dataset": config.dataset, "seed": config.seed, "knn_preset": config.knn_preset,
@@ -733,7 +746,7 @@ def spectral(method=None, graph=None, dim=None, regime="auto", dataset=None, see
             regime = "linear"  # a run's baseline is its linear-regime closed form
     settings.update({k: v for k, v in given.items() if v is not None})
     if data is not None and dataset is not None:
-        raise ValueError("give the data either by name (dataset=) or as arrays (data=), not both")
+        raise InputError("give the data either by name (dataset=) or as arrays (data=), not both")
     method, graph, dim, seed = settings["method"], settings["graph"], settings["dim"], settings["seed"]
     knn_preset, rounds = settings["knn_preset"], settings["rounds"]
     canonical_method(method)
@@ -741,9 +754,9 @@ def spectral(method=None, graph=None, dim=None, regime="auto", dataset=None, see
         check_out_dir(out)
     check_graph_spec(graph)
     if regime not in ("auto", *REGIMES):
-        raise ValueError(f"unknown regime {regime!r}; choose one of: auto, {', '.join(REGIMES)}")
+        raise InputError(f"unknown regime {regime!r}; choose one of: auto, {', '.join(REGIMES)}")
     if knn_preset not in KNN_PRESETS:
-        raise ValueError(f"unknown knn_preset {knn_preset!r}; choose one of: {', '.join(KNN_PRESETS)}")
+        raise InputError(f"unknown knn_preset {knn_preset!r}; choose one of: {', '.join(KNN_PRESETS)}")
     if regime == "auto":
         regime = "linear" if graph in ("labels", "pairs") else "nonparametric"
     if out is not None:  # an unwritable --out fails now, not after the computation
@@ -763,13 +776,13 @@ def spectral(method=None, graph=None, dim=None, regime="auto", dataset=None, see
             except ValueError:
                 if _looks_like_path(settings["dataset"]):
                     raise
-                raise ValueError(f"{run} was trained on data passed in memory ({settings['dataset']!r}), which a run "
+                raise InputError(f"{run} was trained on data passed in memory ({settings['dataset']!r}), which a run "
                                  "does not store; pass the same data: spectral(run=..., data=...)") from None
         loaded = load(settings["dataset"], data_dir=settings["data_dir"], image_size=settings["image_size"],
                       test_size=settings["test_size"], seed=seed)
     name = loaded.name if data is not None else settings["dataset"]
     if not loaded.labelled and graph == "labels":
-        raise ValueError(f"{name} has no labels, so the label graph has no edges; use --graph knn:K, pairs or augment "
+        raise InputError(f"{name} has no labels, so the label graph has no edges; use --graph knn:K, pairs or augment "
                          "(the closed form is then computed without probes)")
     has_test = loaded.x_test is not None and len(loaded.x_test) > 0
     raw_train = loaded.flat("train").astype("float64")
@@ -777,7 +790,7 @@ def spectral(method=None, graph=None, dim=None, regime="auto", dataset=None, see
     if run_config is not None and given["dim"] is None:
         dim = min(dim, raw_train.shape[1])  # as train caps its baseline_dim
     if regime == "linear" and dim > raw_train.shape[1]:
-        raise ValueError(f"dim={dim} exceeds the {raw_train.shape[1]} input features of the linear regime")
+        raise InputError(f"dim={dim} exceeds the {raw_train.shape[1]} input features of the linear regime")
     transductive = regime == "nonparametric" and has_test  # no test split: the training images alone
     stage(f"building the {graph} graph on the {len(raw_train) + (len(raw_test) if transductive else 0)} "
           f"{'training and test' if transductive else 'training'} images")

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from kspectral._validation import check_matrix, check_positive_int
+from kspectral.errors import InputError
 
 # The table is read without scipy or scikit-learn (``kspectral methods`` answers at once): the graph checks and
 # the estimators are imported by the functions that use them.
@@ -53,11 +54,11 @@ class Counterpart:
 
     def __post_init__(self):
         if self.status not in STATUSES:
-            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+            raise InputError(f"status must be one of {STATUSES}, got {self.status!r}")
         from kspectral.spectral import _EXPORTS  # the package's export table: names, without importing them
 
         if self.estimator not in _EXPORTS["estimators"]:
-            raise ValueError(f"{self.estimator!r} is not an estimator of kspectral.spectral.estimators")
+            raise InputError(f"{self.estimator!r} is not an estimator of kspectral.spectral.estimators")
 
 
 @dataclass(frozen=True)
@@ -71,13 +72,13 @@ class Baseline:
     def cases(self, regime):
         """The cases of ``regime`` (``"nonparametric"`` or ``"linear"``)."""
         if regime not in REGIMES:
-            raise ValueError(f"unknown regime {regime!r}; choose 'nonparametric' or 'linear'")
+            raise InputError(f"unknown regime {regime!r}; choose 'nonparametric' or 'linear'")
         return getattr(self, regime)
 
 
 def _simplex_applies(G, dim):
     if dim is None:
-        raise ValueError("whether the simplex closed form applies depends on the embedding dimension: pass dim=K")
+        raise InputError("whether the simplex closed form applies depends on the embedding dimension: pass dim=K")
     from kspectral.spectral.nonparametric import simplex_obstacle
 
     return simplex_obstacle(G, dim) is None
@@ -183,7 +184,7 @@ BASELINES = {entry.method: entry for entry in _ENTRIES}
 
 def _baseline(method):
     if not isinstance(method, str) or method not in BASELINES:
-        raise ValueError(f"unknown method {method!r}; the methods with a spectral baseline are: "
+        raise InputError(f"unknown method {method!r}; the methods with a spectral baseline are: "
                          f"{', '.join(sorted(BASELINES))}")
     return BASELINES[method]
 

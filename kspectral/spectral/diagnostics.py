@@ -10,6 +10,7 @@ import numpy as np
 import scipy.linalg as sla
 
 from kspectral._validation import check_matrix
+from kspectral.errors import InputError
 
 
 def singular_values(Z, *, center=True):
@@ -48,7 +49,7 @@ def principal_angle_cosines(A, B):
     A = check_matrix(A, "A")
     B = check_matrix(B, "B")
     if A.shape[0] != B.shape[0]:
-        raise ValueError(f"A and B must have the same number of rows, got {A.shape[0]} and {B.shape[0]}")
+        raise InputError(f"A and B must have the same number of rows, got {A.shape[0]} and {B.shape[0]}")
     return np.sort(np.clip(np.cos(sla.subspace_angles(A, B)), 0.0, 1.0))[::-1].copy()
 
 
@@ -91,7 +92,7 @@ def alignment(Z_a, Z_b, *, alpha=2.0):
     """
     Z_a, Z_b = check_matrix(Z_a, "Z_a"), check_matrix(Z_b, "Z_b")
     if Z_a.shape != Z_b.shape:
-        raise ValueError(f"Z_a and Z_b must have the same shape, got {Z_a.shape} and {Z_b.shape}")
+        raise InputError(f"Z_a and Z_b must have the same shape, got {Z_a.shape} and {Z_b.shape}")
     return float(np.mean(np.linalg.norm(_unit_rows(Z_a) - _unit_rows(Z_b), axis=1) ** alpha))
 
 

@@ -100,6 +100,7 @@ from scipy.sparse import csgraph
 from kspectral._validation import check_positive_int
 from kspectral.spectral.graphs import connected_components, validate_graph
 from kspectral.spectral.laplacian import laplacian
+from kspectral.errors import InputError
 
 SOLVERS = ("auto", "dense", "lanczos", "shift_invert", "lobpcg", "amg")
 #: Components of at most this many nodes use dense ``eigh`` under ``"auto"``.
@@ -382,9 +383,9 @@ def component_bottom_eigenpairs(Lc, m, *, solver="auto", seed=0, tol=1e-8, maxit
     if m <= 0:
         return np.zeros(0), np.zeros((n, 0))
     if m > n - 1:
-        raise ValueError(f"a component of {n} nodes has only {n - 1} non-zero eigenpairs, {m} requested")
+        raise InputError(f"a component of {n} nodes has only {n - 1} non-zero eigenpairs, {m} requested")
     if solver not in SOLVERS:
-        raise ValueError(f"unknown eigensolver {solver!r}; choose one of {', '.join(SOLVERS)}")
+        raise InputError(f"unknown eigensolver {solver!r}; choose one of {', '.join(SOLVERS)}")
     if solver == "auto":
         solver, dim = _auto_solver(Lc, m)
         if solver == "amg":
@@ -441,7 +442,7 @@ def _plan(G, k):
     N = G.shape[0]
     k = check_positive_int(k, "k")
     if k > N - 1:
-        raise ValueError(f"asked for {k} eigenvectors, but a graph of N={N} nodes has only N − 1 = {N - 1} "
+        raise InputError(f"asked for {k} eigenvectors, but a graph of N={N} nodes has only N − 1 = {N - 1} "
                          "non-constant ones; use dim ≤ N − 1")
     n_comp, labels = connected_components(G)
     sizes = np.bincount(labels, minlength=n_comp)
@@ -492,7 +493,7 @@ def laplacian_eigenvectors(G, k, *, solver="auto", seed=0, tol=1e-8):
         to the constant vector.
     """
     if solver not in SOLVERS:
-        raise ValueError(f"unknown eigensolver {solver!r}; choose one of {', '.join(SOLVERS)}")
+        raise InputError(f"unknown eigensolver {solver!r}; choose one of {', '.join(SOLVERS)}")
     G, N, labels, n_comp, order, n_zero, remaining, by_label, work = _plan(G, k)
     vals = [np.zeros(n_zero)]
     vecs = [_component_indicator_basis(labels, n_comp, n_zero, order)] if n_zero else []
@@ -509,13 +510,13 @@ def laplacian_eigenvectors(G, k, *, solver="auto", seed=0, tol=1e-8):
             owner.append(np.full(m, j))
             column.append(np.arange(m))
         if not cand_vals:
-            raise ValueError(f"the graph has no non-constant eigenvectors left for k={k}")
+            raise InputError(f"the graph has no non-constant eigenvectors left for k={k}")
         cv = np.concatenate(cand_vals)
         owner = np.concatenate(owner)
         column = np.concatenate(column)
         pick = np.argsort(cv, kind="stable")[:remaining]
         if pick.size < remaining:
-            raise ValueError(f"only {n_zero + pick.size} eigenvectors exist for k={k}; use a smaller dim")
+            raise InputError(f"only {n_zero + pick.size} eigenvectors exist for k={k}; use a smaller dim")
         chosen = np.zeros((N, remaining))
         for col, p in enumerate(pick):
             idx, cu = parts[owner[p]]

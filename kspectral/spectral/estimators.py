@@ -30,6 +30,7 @@ from kspectral.spectral import linear as _linear
 from kspectral.spectral import nonparametric as _np
 from kspectral.spectral.clustering import spectral_clustering
 from kspectral.spectral.graphs import build_graph, graph_geodesic_distances, is_pair_graph, validate_graph
+from kspectral.errors import InputError
 
 
 def _int_seed(random_state):
@@ -45,14 +46,14 @@ class _GraphEstimator(TransformerMixin, BaseEstimator):
     def _graph(self, X, y, graph, allow_precomputed=True):
         if allow_precomputed and self.graph == "precomputed":
             if graph is not None:
-                raise ValueError("graph='precomputed' takes the graph as X; do not pass graph= as well")
+                raise InputError("graph='precomputed' takes the graph as X; do not pass graph= as well")
             G = validate_graph(X)
             return None, G
         X = check_matrix(X, "X", min_rows=2)
         if graph is not None:
             return X, validate_graph(graph, n=X.shape[0])
         if self.graph == "precomputed":
-            raise ValueError(f"{type(self).__name__} is linear: pass features X and graph=G, not graph='precomputed'")
+            raise InputError(f"{type(self).__name__} is linear: pass features X and graph=G, not graph='precomputed'")
         return X, build_graph(self.graph, X, y)
 
 
@@ -144,7 +145,7 @@ class LaplacianEigenmaps(_NonparametricEstimator):
         if self.variant == "quadratic":
             return _np.quadratic_vicreg(G, self.n_components, invariance_weight=self.invariance_weight,
                                         solver=self.solver)
-        raise ValueError(f"unknown variant {self.variant!r}; choose 'hard', 'hinge' or 'quadratic'")
+        raise InputError(f"unknown variant {self.variant!r}; choose 'hard', 'hinge' or 'quadratic'")
 
 
 class SpectralContrastiveEmbedding(_NonparametricEstimator):

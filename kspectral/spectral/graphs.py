@@ -15,6 +15,7 @@ import scipy.sparse as sp
 from scipy.sparse import csgraph
 
 from kspectral._validation import check_labels, check_matrix, check_positive_int, check_random_state
+from kspectral.errors import InputError
 
 # Past this many stored entries a label graph (one clique per class) is refused: it grows as Σ n_c².
 MAX_LABEL_GRAPH_EDGES = 50_000_000
@@ -31,7 +32,7 @@ def _to_csr(G, name="G"):
         return sp.csr_matrix(G, dtype=np.float64)
     arr = np.asarray(G, dtype=np.float64)
     if arr.ndim != 2:
-        raise ValueError(f"{name} must be a square N×N matrix, got shape {arr.shape}")
+        raise InputError(f"{name} must be a square N×N matrix, got shape {arr.shape}")
     return sp.csr_matrix(arr)
 
 
@@ -53,31 +54,31 @@ def validate_graph(G, n=None, *, name="G", allow_empty=False, tol=1e-10):
     """
     G = _to_csr(G, name)
     if G.shape[0] != G.shape[1]:
-        raise ValueError(f"{name} must be square (N×N), got shape {G.shape}")
+        raise InputError(f"{name} must be square (N×N), got shape {G.shape}")
     if n is not None and G.shape[0] != n:
-        raise ValueError(f"{name} has {G.shape[0]} nodes but the data has {n} samples; they must match")
+        raise InputError(f"{name} has {G.shape[0]} nodes but the data has {n} samples; they must match")
     if G.shape[0] == 0:
-        raise ValueError(f"{name} has no nodes")
+        raise InputError(f"{name} has no nodes")
     data = G.data
     if not np.all(np.isfinite(data)):
-        raise ValueError(f"{name} has NaN or infinite edge weights")
+        raise InputError(f"{name} has NaN or infinite edge weights")
     if np.any(data < 0):
-        raise ValueError(
+        raise InputError(
             f"{name} has {int(np.sum(data < 0))} negative edge weights; positive-pair graphs are non-negative"
         )
     diag = G.diagonal()
     if np.any(diag != 0):
-        raise ValueError(
+        raise InputError(
             f"{name} has {int(np.count_nonzero(diag))} self-loops (non-zero diagonal); kspectral graphs have "
             "G_ii = 0: call G.setdiag(0); G.eliminate_zeros()"
         )
     asym = abs(G - G.T)
     if asym.nnz and asym.max() > tol * max(1.0, float(abs(G).max())):
-        raise ValueError(f"{name} is not symmetric (max |G − Gᵀ| = {asym.max():.3g}); symmetrise it, e.g. G.maximum(G.T)")
+        raise InputError(f"{name} is not symmetric (max |G − Gᵀ| = {asym.max():.3g}); symmetrise it, e.g. G.maximum(G.T)")
     G = G.copy()
     G.eliminate_zeros()
     if G.nnz == 0 and not allow_empty:
-        raise ValueError(f"{name} has no edges: every sample would be its own component")
+        raise InputError(f"{name} has no edges: every sample would be its own component")
     return G
 
 
@@ -176,7 +177,7 @@ def label_graph(y, max_edges=MAX_LABEL_GRAPH_EDGES):
     _, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
     entries = int(np.sum(counts.astype(np.int64) * (counts - 1)))
     if entries > max_edges:
-        raise ValueError(
+        raise InputError(
             f"the label graph of these {len(y)} samples has {entries} entries (more than max_edges={max_edges}); "
             "use a subsample, or knn_graph on features within classes"
         )
@@ -205,20 +206,20 @@ def graph_from_pairs(i, j, n, weights=None):
     i = np.asarray(i)
     j = np.asarray(j)
     if i.ndim != 1 or j.ndim != 1 or i.shape != j.shape:
-        raise ValueError(f"i and j must be 1-D arrays of the same length, got shapes {i.shape} and {j.shape}")
+        raise InputError(f"i and j must be 1-D arrays of the same length, got shapes {i.shape} and {j.shape}")
     if i.size == 0:
-        raise ValueError("no pairs given: i and j are empty")
+        raise InputError("no pairs given: i and j are empty")
     if i.dtype.kind not in "iu" or j.dtype.kind not in "iu":
         raise TypeError("i and j must hold integer node indices")
     if min(i.min(), j.min()) < 0 or max(i.max(), j.max()) >= n:
-        raise ValueError(f"pair indices must lie in [0, {n - 1}], got range [{min(i.min(), j.min())}, {max(i.max(), j.max())}]")
+        raise InputError(f"pair indices must lie in [0, {n - 1}], got range [{min(i.min(), j.min())}, {max(i.max(), j.max())}]")
     if np.any(i == j):
-        raise ValueError(f"{int(np.sum(i == j))} pairs join a node to itself; kspectral graphs have no self-loops")
+        raise InputError(f"{int(np.sum(i == j))} pairs join a node to itself; kspectral graphs have no self-loops")
     w = np.ones(i.shape) if weights is None else np.asarray(weights, dtype=np.float64)
     if w.shape != i.shape:
-        raise ValueError(f"weights must have shape {i.shape}, got {w.shape}")
+        raise InputError(f"weights must have shape {i.shape}, got {w.shape}")
     if not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise ValueError("weights must be finite and non-negative")
+        raise InputError("weights must be finite and non-negative")
     G = sp.coo_matrix((w, (i, j)), shape=(n, n)).tocsr()
     G = G + G.T
     G.eliminate_zeros()
@@ -255,13 +256,13 @@ def knn_graph(X, k, mutual=False, *, weights="connectivity", metric="euclidean",
     n = X.shape[0]
     k = check_positive_int(k, "k")
     if k >= n:
-        raise ValueError(f"k={k} must be smaller than the number of samples N={n}")
+        raise InputError(f"k={k} must be smaller than the number of samples N={n}")
     if weights not in ("connectivity", "heat"):
-        raise ValueError(f"unknown weights {weights!r}; choose 'connectivity' or 'heat'")
+        raise InputError(f"unknown weights {weights!r}; choose 'connectivity' or 'heat'")
     if metric not in ("euclidean", "cosine"):
-        raise ValueError(f"unknown metric {metric!r}; choose 'euclidean' or 'cosine'")
+        raise InputError(f"unknown metric {metric!r}; choose 'euclidean' or 'cosine'")
     if method not in ("auto", "exact", "approximate"):
-        raise ValueError(f"unknown method {method!r}; choose 'auto', 'exact' or 'approximate'")
+        raise InputError(f"unknown method {method!r}; choose 'auto', 'exact' or 'approximate'")
     if method == "auto":
         method = "approximate" if n > APPROXIMATE_KNN_MIN_SAMPLES and _has_pynndescent() else "exact"
     if method == "approximate":
@@ -329,7 +330,7 @@ def _augmenters(augment, X, seed):
         augment = augmenter_for(X.shape[1:], augment, seed=seed)
     parts = list(augment) if isinstance(augment, (list, tuple)) else [augment]
     if not parts:
-        raise ValueError("augment is an empty sequence; give one augmenter, or one per view")
+        raise InputError("augment is an empty sequence; give one augmenter, or one per view")
     out = []
     for part in parts:
         if not callable(part):
@@ -390,7 +391,7 @@ def augmentation_graph(X, augment, *, draws=4, k=5, seed=0, batch_size=None):
     """
     X = np.asarray(X)
     if X.ndim < 2 or X.shape[0] < 2:
-        raise ValueError(f"X must hold at least 2 samples (shape (N, ...)), got shape {X.shape}")
+        raise InputError(f"X must hold at least 2 samples (shape (N, ...)), got shape {X.shape}")
     draws = check_positive_int(draws, "draws")
     k = check_positive_int(k, "k")
     n = X.shape[0]
@@ -405,19 +406,19 @@ def augmentation_graph(X, augment, *, draws=4, k=5, seed=0, batch_size=None):
             batch = X[start:start + step]
             v = np.asarray(function(batch, rng) if takes_rng else function(batch))
             if v.shape != batch.shape:
-                raise ValueError(f"augment must return the shape it was given, {batch.shape}, got {v.shape}")
+                raise InputError(f"augment must return the shape it was given, {batch.shape}, got {v.shape}")
             chunks.append(v.reshape(len(batch), -1))
         views.append(np.concatenate(chunks))
     V = check_matrix(np.concatenate(views), "augmented views")
     owner = np.tile(np.arange(n), draws)
     if k >= V.shape[0]:
-        raise ValueError(f"k={k} must be smaller than the number of views {V.shape[0]}")
+        raise InputError(f"k={k} must be smaller than the number of views {V.shape[0]}")
     idx, _ = _knn_exact(V, k, "euclidean")
     i = np.repeat(owner, k)
     j = owner[idx.ravel()]
     mask = i != j
     if not np.any(mask):
-        raise ValueError("no two samples' views are neighbours; increase k or draws, or use stronger augmentations")
+        raise InputError("no two samples' views are neighbours; increase k or draws, or use stronger augmentations")
     A = sp.coo_matrix((np.ones(int(mask.sum())), (i[mask], j[mask])), shape=(n, n)).tocsr()
     G = A + A.T
     G.eliminate_zeros()
@@ -442,11 +443,11 @@ def rewire(G, p, seed=0):
     """
     G = validate_graph(G)
     if not 0.0 <= float(p) <= 1.0:
-        raise ValueError(f"p must lie in [0, 1], got {p}")
+        raise InputError(f"p must lie in [0, 1], got {p}")
     rng = check_random_state(seed)
     n = G.shape[0]
     if n < 3 and p > 0:
-        raise ValueError("rewiring needs at least 3 nodes")
+        raise InputError("rewiring needs at least 3 nodes")
     upper = sp.triu(G, k=1).tocoo()
     rows, cols, w = upper.row.copy(), upper.col.copy(), upper.data.copy()
     existing = set(zip(rows.tolist(), cols.tolist()))
@@ -495,7 +496,7 @@ def parse_graph_spec(spec):
             k = 0
         if k >= 1:
             return "knn", k
-    raise ValueError(f"unknown graph spec {spec!r}; use 'knn:K' (K ≥ 1, e.g. 'knn:10') or 'labels'")
+    raise InputError(f"unknown graph spec {spec!r}; use 'knn:K' (K ≥ 1, e.g. 'knn:10') or 'labels'")
 
 
 def build_graph(spec, X, y=None):
@@ -512,7 +513,7 @@ def build_graph(spec, X, y=None):
     kind, k = parse_graph_spec(spec)
     if kind == "labels":
         if y is None:
-            raise ValueError("graph='labels' needs labels: call fit(X, y)")
+            raise InputError("graph='labels' needs labels: call fit(X, y)")
         return label_graph(check_labels(y, "y", n=len(X)))
     return knn_graph(X, k)
 
@@ -622,7 +623,7 @@ def graph_geodesic_distances(G, lengths="hops", *, path_method="auto"):
     """
     G = validate_graph(G)
     if lengths not in GEODESIC_LENGTHS:
-        raise ValueError(f"unknown lengths {lengths!r}; choose 'hops' or 'inverse_weights'")
+        raise InputError(f"unknown lengths {lengths!r}; choose 'hops' or 'inverse_weights'")
     W = G.copy()
     W.data = np.ones_like(W.data) if lengths == "hops" else 1.0 / W.data
     return shortest_path_distances(
@@ -648,7 +649,7 @@ def shortest_path_distances(W, *, path_method="auto", what="the graph", fix="con
     """
     n_comp, _ = csgraph.connected_components(W, directed=False)
     if n_comp > 1:
-        raise ValueError(
+        raise InputError(
             f"{what} has {n_comp} connected components, so some geodesic distances are infinite; {fix}"
         )
     return csgraph.shortest_path(sp.csr_matrix(W), method=path_method, directed=False)

@@ -10,6 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from kspectral.spectral.graphs import validate_graph
+from kspectral.errors import InputError
 
 LAPLACIAN_KINDS = ("unnormalized", "symmetric", "random_walk")
 
@@ -56,7 +57,7 @@ def laplacian(G, kind="unnormalized"):
                [-1.,  1.]])
     """
     if kind not in LAPLACIAN_KINDS:
-        raise ValueError(f"unknown Laplacian kind {kind!r}; choose one of {', '.join(LAPLACIAN_KINDS)}")
+        raise InputError(f"unknown Laplacian kind {kind!r}; choose one of {', '.join(LAPLACIAN_KINDS)}")
     G = validate_graph(G, allow_empty=True)
     d = np.asarray(G.sum(axis=1)).ravel()
     if kind == "unnormalized":

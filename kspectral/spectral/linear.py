@@ -29,6 +29,7 @@ import scipy.sparse as sp
 from kspectral._validation import check_matrix, check_nonnegative, check_positive, check_positive_int
 from kspectral.spectral.graphs import validate_graph
 from kspectral.spectral.laplacian import laplacian
+from kspectral.errors import InputError
 
 VICREG_VARIANTS = ("hard", "quadratic")
 
@@ -55,7 +56,7 @@ class LinearSolution:
         """``X @ weights + bias`` for new data of shape ``(n, D)``."""
         X = check_matrix(X, "X", min_cols=self.weights.shape[0])
         if X.shape[1] != self.weights.shape[0]:
-            raise ValueError(f"X has {X.shape[1]} features, the solution was fitted on {self.weights.shape[0]}")
+            raise InputError(f"X has {X.shape[1]} features, the solution was fitted on {self.weights.shape[0]}")
         return X @ self.weights + self.bias
 
 
@@ -70,7 +71,7 @@ def whitened_generalized_eigh(A, B, *, ridge=0.0, rtol=1e-10):
     evals, evecs = sla.eigh(B)
     keep = evals > rtol * max(float(evals.max()), np.finfo(float).tiny)
     if not np.any(keep):
-        raise ValueError("the features have zero variance: every column of X is constant")
+        raise InputError("the features have zero variance: every column of X is constant")
     P = evecs[:, keep] / np.sqrt(evals[keep])
     At = P.T @ A @ P
     nu, Q = sla.eigh((At + At.T) / 2)
@@ -114,7 +115,7 @@ def linear_vicreg(X, G, dim, *, variant="hard", invariance_weight=1.0, ridge=0.0
         True
     """
     if variant not in VICREG_VARIANTS:
-        raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(VICREG_VARIANTS)}")
+        raise InputError(f"unknown variant {variant!r}; choose one of {', '.join(VICREG_VARIANTS)}")
     X = check_matrix(X, "X", min_rows=2)
     N, D = X.shape
     G = validate_graph(G, n=N)
@@ -227,7 +228,7 @@ class KernelSolution:
 
         X = check_matrix(X, "X")
         if X.shape[1] != self.X_fit.shape[1]:
-            raise ValueError(f"X has {X.shape[1]} features, the solution was fitted on {self.X_fit.shape[1]}")
+            raise InputError(f"X has {X.shape[1]} features, the solution was fitted on {self.X_fit.shape[1]}")
         return kernel_matrix(X, self.X_fit, kernel=self.kernel, **self.kernel_params) @ self.coefficients + self.bias
 
 
@@ -267,7 +268,7 @@ def kernel_lpp(X, G, dim, *, kernel="rbf", gamma=None, degree=3, coef0=1.0, cons
     from kspectral.spectral.nonparametric import kernel_matrix
 
     if constraint not in KLPP_CONSTRAINTS:
-        raise ValueError(f"unknown constraint {constraint!r}; choose one of {', '.join(KLPP_CONSTRAINTS)}")
+        raise InputError(f"unknown constraint {constraint!r}; choose one of {', '.join(KLPP_CONSTRAINTS)}")
     X = check_matrix(X, "X", min_rows=2)
     N = X.shape[0]
     G = validate_graph(G, n=N)
@@ -343,7 +344,7 @@ def linear_spectral_contrastive(X, G, dim, *, weighted=True, fit_intercept=False
     U, S, Vt = np.linalg.svd(Xa, full_matrices=False)
     keep = S > rtol * max(float(S.max()), np.finfo(float).tiny) if S.size else np.zeros(0, bool)
     if not np.any(keep):
-        raise ValueError("X is zero (after weighting): no direction can be learned")
+        raise InputError("X is zero (after weighting): no direction can be learned")
     U, S, Vt = U[:, keep], S[keep], Vt[keep]
     M = U.T @ (A @ U)
     mu, E = sla.eigh((M + M.T) / 2)
@@ -389,7 +390,7 @@ def cca(X_a, X_b, dim, *, ridge=0.0):
     X_a = check_matrix(X_a, "X_a", min_rows=2)
     X_b = check_matrix(X_b, "X_b", min_rows=2)
     if X_a.shape != X_b.shape:
-        raise ValueError(f"X_a and X_b must have the same shape (paired views), got {X_a.shape} and {X_b.shape}")
+        raise InputError(f"X_a and X_b must have the same shape (paired views), got {X_a.shape} and {X_b.shape}")
     n, D = X_a.shape
     dim = check_positive_int(dim, "dim")
     ridge = check_nonnegative(ridge, "ridge")
@@ -456,7 +457,7 @@ def vicreg_weights_to_gform(invariance_weight=25.0, variance_weight=25.0, covari
     mu = check_nonnegative(variance_weight, "variance_weight")
     nu = check_nonnegative(covariance_weight, "covariance_weight")
     if (n is None) != (n_rows is None):
-        raise ValueError("give both n (samples per view) and n_rows (N), or neither (N = 2n)")
+        raise InputError("give both n (samples per view) and n_rows (N), or neither (N = 2n)")
     ratio = 2.0
     if n is not None:
         n = check_positive_int(n, "n")

@@ -39,6 +39,7 @@ from kspectral.spectral.graphs import (
     shortest_path_distances,
     validate_graph,
 )
+from kspectral.errors import InputError
 
 
 def laplacian_eigenmaps(G, dim, *, solver="auto", seed=0, return_eigenvalues=False):
@@ -117,7 +118,7 @@ class SpectralSolution:
 def _check_dim(dim, n_max, what):
     dim = check_positive_int(dim, "dim")
     if dim > n_max:
-        raise ValueError(f"dim={dim} is too large: {what}")
+        raise InputError(f"dim={dim} is too large: {what}")
     return dim
 
 
@@ -142,7 +143,7 @@ def _top_eigenpairs(A, k, *, solver="auto", seed=0, tol=1e-10):
     ``which="LA"``; ``"auto"``: dense up to :data:`DENSE_TOP_MAX_NODES` rows (or ``k ≥ N/3``), else ARPACK.
     """
     if solver not in TOP_SOLVERS:
-        raise ValueError(f"unknown eigensolver {solver!r}; choose one of {', '.join(TOP_SOLVERS)}")
+        raise InputError(f"unknown eigensolver {solver!r}; choose one of {', '.join(TOP_SOLVERS)}")
     n = A.shape[0]
     if solver == "auto":
         solver = "dense" if n <= DENSE_TOP_MAX_NODES or k >= n // 3 else "arpack"
@@ -355,7 +356,7 @@ def regular_simplex(n_vertices, dim):
     C = check_positive_int(n_vertices, "n_vertices")
     dim = check_positive_int(dim, "dim")
     if C > dim + 1:
-        raise ValueError(f"a regular simplex of {C} vertices needs dim ≥ {C - 1}, got dim={dim}")
+        raise InputError(f"a regular simplex of {C} vertices needs dim ≥ {C - 1}, got dim={dim}")
     out = np.zeros((C, dim))
     if C == 1:
         out[0, 0] = 1.0
@@ -424,7 +425,7 @@ def simclr_simplex(G, dim, *, temperature=0.5):
     structure = clique_structure(G)
     reason = _simplex_obstacle(structure, dim)
     if reason is not None:
-        raise ValueError(reason)
+        raise InputError(reason)
     C, sizes = structure.n_components, structure.sizes
     N = G.shape[0]
     Z = regular_simplex(C, dim)[structure.labels]
@@ -541,10 +542,10 @@ def _double_center(B):
 def _check_square(M, name):
     M = check_matrix(M, name, min_rows=2)
     if M.shape[0] != M.shape[1]:
-        raise ValueError(f"{name} must be square (N×N), got shape {M.shape}")
+        raise InputError(f"{name} must be square (N×N), got shape {M.shape}")
     asym = np.max(np.abs(M - M.T))
     if asym > 1e-8 * max(1.0, float(np.max(np.abs(M)))):
-        raise ValueError(f"{name} is not symmetric (max |M − Mᵀ| = {asym:.3g}); symmetrise it, e.g. (M + M.T)/2")
+        raise InputError(f"{name} is not symmetric (max |M − Mᵀ| = {asym:.3g}); symmetrise it, e.g. (M + M.T)/2")
     return (M + M.T) / 2
 
 
@@ -574,7 +575,7 @@ def classical_mds(data, dim, *, precomputed=None, solver="auto", seed=0):
         :class:`SpectralSolution`: ``eigenvalues`` of ``B`` (descending, unclipped), ``scales`` ``√(λ_k)_+``.
     """
     if precomputed not in MDS_INPUTS:
-        raise ValueError(f"unknown precomputed={precomputed!r}; choose None, 'distances' or 'squared_distances'")
+        raise InputError(f"unknown precomputed={precomputed!r}; choose None, 'distances' or 'squared_distances'")
     objective = "strain ‖B − ZZᵀ‖_F², B = −½HΔ²H"
     if precomputed is None:
         X = check_matrix(data, "X", min_rows=2)
@@ -591,9 +592,9 @@ def classical_mds(data, dim, *, precomputed=None, solver="auto", seed=0):
         return _scaled_solution(vals, vecs, objective, lambda pos: total - np.sum(pos**2))
     Dm = _check_square(data, "D")
     if np.any(Dm < 0):
-        raise ValueError("distances must be non-negative")
+        raise InputError("distances must be non-negative")
     if np.any(np.abs(np.diag(Dm)) > 0):
-        raise ValueError("distance matrix must have a zero diagonal")
+        raise InputError("distance matrix must have a zero diagonal")
     N = Dm.shape[0]
     dim = _check_dim(dim, N - 1, f"N={N} points span at most N − 1 = {N - 1} dimensions")
     D2 = Dm**2 if precomputed == "distances" else Dm
@@ -619,7 +620,7 @@ def geodesic_distances(X, k=5, *, path_method="auto"):
     N = X.shape[0]
     k = check_positive_int(k, "k")
     if k >= N:
-        raise ValueError(f"k={k} must be smaller than the number of samples N={N}")
+        raise InputError(f"k={k} must be smaller than the number of samples N={N}")
     nbg = kneighbors_graph(X, k, mode="distance", include_self=False)
     return shortest_path_distances(nbg, path_method=path_method, what=f"the {k}-nearest-neighbour graph of X",
                                    fix="increase k (or embed each component separately)")
@@ -660,7 +661,7 @@ def kernel_matrix(X, Y=None, *, kernel="rbf", gamma=None, degree=3, coef0=1.0):
 
     if kernel not in KERNELS or kernel == "precomputed":
         choices = ", ".join(k for k in KERNELS if k != "precomputed")
-        raise ValueError(f"unknown kernel {kernel!r}; choose one of {choices}")
+        raise InputError(f"unknown kernel {kernel!r}; choose one of {choices}")
     params = {"rbf": ("gamma",), "laplacian": ("gamma",), "poly": ("gamma", "degree", "coef0"),
               "sigmoid": ("gamma", "coef0"), "linear": (), "cosine": ()}[kernel]
     values = {"gamma": gamma, "degree": degree, "coef0": coef0}
@@ -690,7 +691,7 @@ def kernel_pca(data, dim, *, kernel="rbf", gamma=None, degree=3, coef0=1.0, solv
         :class:`SpectralSolution`: ``eigenvalues`` of ``HKH`` (descending, unclipped), ``scales`` ``√(λ_k)_+``.
     """
     if kernel not in KERNELS:
-        raise ValueError(f"unknown kernel {kernel!r}; choose one of {', '.join(KERNELS)}")
+        raise InputError(f"unknown kernel {kernel!r}; choose one of {', '.join(KERNELS)}")
     if kernel == "precomputed":
         Km = _check_square(data, "K")
     else:

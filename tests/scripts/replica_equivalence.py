@@ -1,7 +1,7 @@
 """``fit()`` of every method on 1 device vs 2 replicas (2 logical CPUs) with the same global batches.
 
 Usage: ``replica_equivalence.py [--sync heads|all|none] [--methods a,b,...] [--unsynced a,b,...] [--probe a,b,...]
-[--save-load] [--device-augment]``;
+[--save-load] [--device-augment] [--multiview a,b,...]``;
 by default every registered method name, aliases included, with ``sync_batchnorm="all"``, then the ``--unsynced``
 methods with ``sync_batchnorm="none"`` (per-replica statistics, which must differ). Each model has BatchNorm
 everywhere: a user-built encoder ``Dense-BN-ReLU-Dense`` with an L2 regularizer (so ``model.losses`` goes through the
@@ -14,7 +14,9 @@ BatchNorm moving statistics and the probe's included), "weight_scale" (largest |
 initial weights), "loss_1", "loss_2" (per-epoch losses), "probe_1", "probe_2" (online probe accuracy)}``; with
 ``--save-load`` one more line ``{"save_load": max |embed difference|}`` for a 2-replica model saved to ``.keras`` and
 loaded on one device; with ``--device-augment`` a line ``{"device_augment": max |Δw|, "loss_1", "loss_2"}`` for views
-drawn on the device (:meth:`~kspectral.methods.SSLModel.augment`). Runs as a separate process because logical
+drawn on the device (:meth:`~kspectral.methods.SSLModel.augment`); with ``--multiview`` a line ``{"multiview": {method:
+max |Δw|}, "losses": ...}`` for 4 views of flat features and for multi-crop views of two sizes drawn on the device.
+Runs as a separate process because logical
 devices must be configured before TensorFlow initialises.
 """
 
@@ -57,17 +59,17 @@ def make_model(method, sync, probe=True):
     return model
 
 
-def dataset():
+def dataset(views=2):
     rng = np.random.default_rng(0)
     a = rng.normal(size=(32, 12)).astype("float32")
-    b = (a + 0.3 * rng.normal(size=a.shape)).astype("float32")
+    others = [(a + 0.3 * rng.normal(size=a.shape)).astype("float32") for _ in range(views - 1)]
     y = rng.integers(-1, 3, size=32).astype("int32")  # -1: unlabelled rows
-    return tf.data.Dataset.from_tensor_slices((a, b, y)).batch(16)
+    return tf.data.Dataset.from_tensor_slices((a, *others, y)).batch(16)
 
 
-def compare(method, sync, strategy, probe):
+def compare(method, sync, strategy, probe, views=2):
     start = time.perf_counter()
-    data = dataset()
+    data = dataset(views)
     single = make_model(method, sync, probe)
     fresh = make_model(method, sync, probe)
     fresh.build((None, 12))
@@ -101,6 +103,7 @@ def main():
     parser.add_argument("--probe", default=None, help="the methods trained with an online probe (default: all)")
     parser.add_argument("--save-load", action="store_true")
     parser.add_argument("--device-augment", action="store_true")
+    parser.add_argument("--multiview", default="", help="methods also compared on 4 views and on multi-crop")
     args = parser.parse_args()
     strategy = make_strategy("mirrored", cpu_devices=2)  # before any TensorFlow operation
     assert strategy.num_replicas_in_sync == 2
@@ -124,7 +127,40 @@ def main():
                           "synchronized": synced}), flush=True)
     if args.device_augment:
         print(json.dumps(device_augment(strategy)), flush=True)
+    if args.multiview:
+        print(json.dumps(multiview(strategy, [m for m in args.multiview.split(",") if m])), flush=True)
     return 0
+
+
+def multiview(strategy, names):
+    """Each method on 4 views of flat features (with the online probe), and on multi-crop views of two sizes drawn
+    on the device (2 large 12-px and 2 small 6-px crops of RGB images, a convnet of any input size, the projector's
+    BatchNorm synchronised)."""
+    from kspectral.data import multicrop
+
+    diffs, losses = {}, {}
+    for method in names:
+        result, _ = compare(method, "all", strategy, True, views=4)
+        diffs[method], losses[method] = result["weight_diff"], [result["loss_1"], result["loss_2"]]
+
+        def make():
+            keras.utils.set_random_seed(0)
+            # a convnet of any input size; its BatchNorm would add float32 rounding of spatial sums (E[x²] − E[x]²
+            # over 8·H·W values per replica), which the projector's BatchNorm already tests on dense features
+            encoder = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(8, 3, activation="relu"),
+                                        keras.layers.GlobalAveragePooling2D()])
+            model = methods.create(method, encoder, projector="16-8",
+                                   diagnostics=False, sync_batchnorm="all",
+                                   augmenters=multicrop("cifar", 12, n_small=2, small_size=6, seed=0))
+            model.compile(optimizer=keras.optimizers.SGD(0.05))
+            return model
+
+        x = (np.random.default_rng(3).uniform(size=(32, 12, 12, 3)) * 255).astype("uint8")
+        run = fit_on_both(make, tf.data.Dataset.from_tensor_slices(x).batch(16), strategy)
+        diffs[f"{method} multicrop"] = run["weight_diff"]
+        diffs[f"{method} multicrop moved"] = run["moved"]
+        losses[f"{method} multicrop"] = [run["loss_1"], run["loss_2"]]
+    return {"multiview": diffs, "losses": losses}
 
 
 def device_augment(strategy):
@@ -141,14 +177,26 @@ def device_augment(strategy):
         return model
 
     x = (np.random.default_rng(2).uniform(size=(29, 8, 8, 1)) * 255).astype("uint8")
-    data = tf.data.Dataset.from_tensor_slices(x).batch(16)
+    run = fit_on_both(make, tf.data.Dataset.from_tensor_slices(x).batch(16), strategy)
+    return {"device_augment": run["weight_diff"], "loss_1": run["loss_1"], "loss_2": run["loss_2"]}
+
+
+def fit_on_both(make, data, strategy):
+    """``make()`` fitted 2 epochs on ``data`` on one device and under ``strategy``: the largest weight difference and
+    the per-epoch losses."""
     single = make()
+    initial = [w.copy() for w in single.get_weights()] if single.built else None
     h1 = single.fit(data, epochs=2, verbose=0).history
     with strategy.scope():
         mirrored = make()
     h2 = mirrored.fit(data, epochs=2, verbose=0).history
-    return {"device_augment": max(float(np.max(np.abs(a - b))) for a, b in zip(single.get_weights(),
-                                                                             mirrored.get_weights())),
+    w1 = single.get_weights()
+    if initial is None:  # built by its first batch: the initial weights of a fresh model with the same seed
+        fresh = make()
+        fresh.build_from_encoder()
+        initial = fresh.get_weights()
+    return {"weight_diff": max(float(np.max(np.abs(a - b))) for a, b in zip(w1, mirrored.get_weights())),
+            "moved": max(float(np.max(np.abs(a - b))) for a, b in zip(w1, initial)),
             "loss_1": [float(v) for v in h1["loss"]], "loss_2": [float(v) for v in h2["loss"]]}
 
 

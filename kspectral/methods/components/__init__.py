@@ -1,0 +1,16 @@
+"""Components a method is built from besides its encoder and projector, each a Keras layer saved with the model.
+
+- :class:`MomentumTeacher`: an exponential moving average of online networks, moved after every optimizer step
+  (:meth:`kspectral.methods.SSLModel.after_optimizer_step`) with ``τ`` a pure function of the step
+  (:func:`momentum_schedule`);
+- :class:`Predictor`: a prediction head on the projector's output;
+- :class:`EmbeddingQueue`: a first-in first-out bank of past embeddings (negatives or a support set);
+- :class:`Centre`: an exponential moving average of a batch statistic (e.g. the teacher's mean logits).
+"""
+
+from kspectral.methods.components.centre import Centre
+from kspectral.methods.components.predictor import Predictor
+from kspectral.methods.components.queue import EmbeddingQueue
+from kspectral.methods.components.teacher import MomentumTeacher, momentum_schedule
+
+__all__ = ["Centre", "EmbeddingQueue", "MomentumTeacher", "Predictor", "momentum_schedule"]

@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from kspectral._validation import check_number, check_positive_int
+from kspectral.errors import InputError
 
 
 @keras.saving.register_keras_serializable(package="kspectral")
@@ -35,7 +36,7 @@ class Centre(keras.layers.Layer):
         self.dim = check_positive_int(dim, "dim")
         self.momentum = check_number(momentum, "momentum", minimum=0.0, maximum=1.0)
         if self.momentum == 1.0:
-            raise ValueError("momentum must be below 1 (the centre would never move), got 1.0")
+            raise InputError("momentum must be below 1 (the centre would never move), got 1.0")
         self.centre = self.add_weight(shape=(self.dim,), initializer="zeros", trainable=False, dtype="float32",
                                       name="centre")
         self.built = True

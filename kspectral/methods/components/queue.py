@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from kspectral._validation import check_positive_int
+from kspectral.errors import InputError
 
 
 @keras.saving.register_keras_serializable(package="kspectral")
@@ -55,9 +56,9 @@ class EmbeddingQueue(keras.layers.Layer):
         """Write ``batch`` ``(B, dim)`` (``B ≤ size``) at the write position, wrapping around, and advance it."""
         batch = ops.cast(ops.stop_gradient(ops.convert_to_tensor(batch)), "float32")
         if len(batch.shape) != 2 or (batch.shape[1] is not None and batch.shape[1] != self.dim):
-            raise ValueError(f"the queue holds rows of dimension {self.dim}, got a batch of shape {tuple(batch.shape)}")
+            raise InputError(f"the queue holds rows of dimension {self.dim}, got a batch of shape {tuple(batch.shape)}")
         if batch.shape[0] is not None and batch.shape[0] > self.size:
-            raise ValueError(f"a batch of {batch.shape[0]} rows does not fit a queue of {self.size}; enlarge the queue")
+            raise InputError(f"a batch of {batch.shape[0]} rows does not fit a queue of {self.size}; enlarge the queue")
         if self.normalize:
             batch = batch / ops.maximum(ops.norm(batch, axis=1, keepdims=True), 1e-12)
         count = ops.shape(batch)[0]

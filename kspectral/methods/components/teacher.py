@@ -15,6 +15,7 @@ import keras
 from keras import ops
 
 from kspectral._validation import check_number, check_positive_int
+from kspectral.errors import InputError
 
 
 def momentum_schedule(step, total_steps, base_tau=0.99, final_tau=1.0):
@@ -59,9 +60,11 @@ class MomentumTeacher(keras.layers.Layer):
         base_tau, final_tau: the momentum's range, ``0 ≤ base_tau ≤ final_tau ≤ 1`` (BYOL: 0.996 → 1; solo-learn's
             CIFAR BYOL and MoCo v3: 0.99 → 1).
         total_steps: the optimizer steps of the whole run, for the cosine schedule (``None``: ``τ = base_tau``
-            throughout); :class:`~kspectral.methods.SSLModel` sets it from ``fit()``'s epochs and steps when it is
-            ``None`` and they are known.
+            throughout).
         online: internal: whether ``networks`` are the online networks (``True``) or already the copies (loading).
+        source: the names of the model's attributes that hold the online networks (e.g. ``["encoder",
+            "projector"]``): with it, a model that tracks the teacher updates it after every optimizer step
+            (:meth:`update_after_step`); without it, call :meth:`update` yourself.
 
     Example:
         >>> import keras, numpy as np
@@ -74,11 +77,15 @@ class MomentumTeacher(keras.layers.Layer):
         0.0
     """
 
-    def __init__(self, networks, base_tau=0.99, final_tau=1.0, total_steps=None, online=True, **kwargs):
+    #: the model's optimizer leaves the teacher's weights alone (:attr:`SSLModel.trainable_variables`)
+    trained_by_optimizer = False
+
+    def __init__(self, networks, base_tau=0.99, final_tau=1.0, total_steps=None, online=True, source=None,
+                 **kwargs):
         super().__init__(**kwargs)
         networks = list(networks) if isinstance(networks, (list, tuple)) else [networks]
         if not networks:
-            raise ValueError("MomentumTeacher needs at least one network to average")
+            raise InputError("MomentumTeacher needs at least one network to average")
         self.targets = []
         for network in networks:
             if isinstance(network, dict):
@@ -91,8 +98,33 @@ class MomentumTeacher(keras.layers.Layer):
         self.base_tau = check_number(base_tau, "base_tau", minimum=0.0, maximum=1.0)
         self.final_tau = check_number(final_tau, "final_tau", minimum=0.0, maximum=1.0)
         if self.base_tau > self.final_tau:
-            raise ValueError(f"base_tau ({base_tau}) must not exceed final_tau ({final_tau})")
+            raise InputError(f"base_tau ({base_tau}) must not exceed final_tau ({final_tau})")
         self.total_steps = None if total_steps is None else check_positive_int(total_steps, "total_steps")
+        if source is not None and (not isinstance(source, (list, tuple)) or not all(isinstance(n, str) for n in source)):
+            raise TypeError(f"source must be a list of the model's attribute names (e.g. ['encoder', 'projector']), "
+                            f"got {source!r}")
+        self.source = None if source is None else list(source)
+
+    def online_networks(self, model):
+        """The model's online networks this teacher averages: the attributes named by ``source``."""
+        if self.source is None:
+            raise InputError("this MomentumTeacher has no source: build it with source=['encoder', ...] (the model's "
+                             "attributes it averages) to let the model update it, or call update() yourself")
+        return [getattr(model, name) for name in self.source]
+
+    def initialize_from_model(self, model, input_shape):
+        """The model's build hook: build the copies for ``input_shape`` and copy the ``source`` networks' weights
+        into them (teacher and student start equal); nothing without a ``source``."""
+        if self.source is not None:
+            if not self.built:
+                self.build(input_shape)
+            self.initialize(self.online_networks(model))
+
+    def update_after_step(self, model, step):
+        """The model's hook (:meth:`~kspectral.methods.SSLModel.after_optimizer_step`): :meth:`update` from the
+        model's ``source`` networks; nothing without a ``source``."""
+        if self.source is not None:
+            self.update(self.online_networks(model), step)
 
     def build(self, input_shape):
         shape = input_shape
@@ -115,13 +147,13 @@ class MomentumTeacher(keras.layers.Layer):
     def _pairs(self, networks, trainable_only):
         networks = list(networks) if isinstance(networks, (list, tuple)) else [networks]
         if len(networks) != len(self.targets):
-            raise ValueError(f"the teacher averages {len(self.targets)} networks, got {len(networks)}")
+            raise InputError(f"the teacher averages {len(self.targets)} networks, got {len(networks)}")
         pairs = []
         for online, target in zip(networks, self.targets):
             a = online.trainable_weights if trainable_only else online.weights
             b = target.trainable_weights if trainable_only else target.weights
             if len(a) != len(b) or any(tuple(x.shape) != tuple(y.shape) for x, y in zip(a, b)):
-                raise ValueError(f"the teacher's copy of {online.name} does not match it (weights of other shapes); "
+                raise InputError(f"the teacher's copy of {online.name} does not match it (weights of other shapes); "
                                  "build the teacher from the same networks")
             pairs.extend(zip(a, b))
         return pairs
@@ -147,5 +179,5 @@ class MomentumTeacher(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(networks=[keras.saving.serialize_keras_object(t) for t in self.targets], base_tau=self.base_tau,
-                      final_tau=self.final_tau, total_steps=self.total_steps, online=False)
+                      final_tau=self.final_tau, total_steps=self.total_steps, online=False, source=self.source)
         return config
