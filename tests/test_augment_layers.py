@@ -56,7 +56,6 @@ def test_color_jitter_factors_are_drawn_per_image_and_seeded(mid_images):
     assert np.std(ratio) == pytest.approx(0.8 / np.sqrt(12), rel=0.15)  # U(0.6, 1.4): std 0.231
     np.testing.assert_allclose(ColorJitter(brightness=0.4, seed=3)(mid_images), jitter.__class__(
         brightness=0.4, seed=3)(mid_images))
-    assert ColorJitter(0.4, 0.4, 0.4, 0.1, seed=0)(mid_images, training=False) is not None
     np.testing.assert_array_equal(ColorJitter(0.4, 0.4, 0.4, 0.1)(mid_images, training=False), mid_images)
     np.testing.assert_array_equal(ColorJitter()(mid_images), mid_images)  # nothing enabled: the identity
 

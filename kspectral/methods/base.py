@@ -144,18 +144,18 @@ def _check_augmenters(augmenters):
     return augmenters
 
 
+def _multiview_names():
+    from kspectral.methods.registry import multiview_names
+
+    return multiview_names()
+
+
 def _views_error(model, count):
     """The message for a batch of ``count`` views given to a model that takes at most ``model.max_views``."""
     name = type(model).__name__
     return (f"{name} trains on at most {model.view_limit()} views, got {count} (a multi-crop batch?); use a two-view "
             f"augmentation (e.g. --augment cifar) or a method that takes more views ("
-            f"{', '.join(sorted(n for n, c in _registered().items() if c.view_limit() is None))})")
-
-
-def _registered():
-    from kspectral.methods import registry
-
-    return {n: registry.get(n) for n in registry.canonical_names()}
+            f"{', '.join(_multiview_names())})")
 
 
 def _representation_shape_error(shape):

@@ -93,3 +93,8 @@ def create(name, encoder, **options):
 
 
 __all__ = ["canonical_names", "create", "get", "names", "register", "resolve"]
+
+
+def multiview_names():
+    """The canonical names of the methods that train on more than two views (multi-crop), sorted."""
+    return [n for n in canonical_names() if get(n).view_limit() is None]

@@ -193,7 +193,9 @@ class RunConfig:
             _check_choice("augment", self.augment, data.AUGMENTERS)
             views, limit = data.preset_views(self.augment, self.augment_options), method_class.view_limit()
             if self.pairs == "augment" and limit is not None and views > limit:
-                takes = sorted(methods_taking_views())
+                from kspectral.methods.registry import multiview_names
+
+                takes = multiview_names()
                 raise InputError(f"augment = {self.augment} makes {views} views, but {self.method} trains on at most "
                                  f"{limit}; use a two-view preset (e.g. cifar) or a method that takes {views} views: "
                                  f"{', '.join(takes)}")
@@ -320,13 +322,6 @@ def _check_options(name, options, allowed):
         raise InputError(f"unknown {name}: {', '.join(unknown)}; allowed: {', '.join(allowed)}")
     for key, value in options.items():
         _check_type(f"{name}.{key}", value, allowed[key])
-
-
-def methods_taking_views():
-    """The canonical names of the methods that train on more than two views (multi-crop)."""
-    from kspectral import methods
-
-    return [n for n in methods.canonical_names() if methods.get(n).view_limit() is None]
 
 
 def _method_class(method):
