@@ -10,6 +10,8 @@ traceback), 130 for an interrupt (checkpoints are kept). Each command parses its
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import inspect
 import os
 import re
 import sys
@@ -20,6 +22,8 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from kspectral.catalog import GRAPHS, REGIMES
+from kspectral.config import FIELD_TYPES, SECTIONS, RunConfig, default_text, field_named, help_text
 from kspectral.errors import InputError
 
 app = typer.Typer(
@@ -288,29 +292,20 @@ def _config_value(value):
     return repr(value)
 
 
-def _fields_without_flag(command):
-    """``[(name, default)]`` of the :class:`~kspectral.runs.RunConfig` fields that no option of ``command`` sets."""
-    import dataclasses
-
-    from kspectral.runs.config import RunConfig
-
-    flags = {param.name for param in command.params}
+def _fields_without_flag():
+    """``[(name, default)]`` of the :class:`~kspectral.config.RunConfig` fields that have no flag (``--set`` only)."""
     defaults = RunConfig()
-    return [(f.name, getattr(defaults, f.name)) for f in dataclasses.fields(RunConfig) if f.name not in flags]
+    return [(f.name, getattr(defaults, f.name)) for f in dataclasses.fields(RunConfig) if f.metadata["flag"] is None]
 
 
 class _TrainCommand(typer.core.TyperCommand):
-    """``kspectral train``'s help ends with the config fields that have no flag, each with its default.
-
-    The list is generated from :class:`~kspectral.runs.RunConfig` and the command's options when the help is shown
-    (so that every other command starts without importing the config module), one line per field.
-    """
+    """``kspectral train``'s help ends with the config fields that have no flag, each with its default."""
 
     title = "Config fields without a flag: set with --set KEY=VALUE (defaults shown)"
 
     def format_help(self, ctx, formatter):
         super().format_help(ctx, formatter)
-        rows = [(name, _config_value(value)) for name, value in _fields_without_flag(self)]
+        rows = [(name, _config_value(value)) for name, value in _fields_without_flag()]
         if formatter.getvalue():  # click's plain help (Typer without Rich formatting)
             with formatter.section(self.title):
                 formatter.write_dl([(name, f"= {value}") for name, value in rows])
@@ -324,76 +319,54 @@ class _TrainCommand(typer.core.TyperCommand):
         console.print(Panel(table, title=self.title, title_align="left", border_style="dim"), highlight=False)
 
 
-#: the data options that `train` and `spectral` share
-_DATASET_HELP = ("digits, a TFDS name (cifar10, cifar100, stl10, imagenette, mnist, fashion_mnist, tfds:NAME), a "
-                 "folder of images, or an .npz/.npy file")
+def _config_option(name, *, default=None, flag=None, help=None, show_default=None, **options):
+    """The ``typer.Option`` of the :class:`~kspectral.config.RunConfig` field ``name``: its flag, help (with the
+    allowed values) and shown default come from the field's declaration, except where a command that is not
+    ``train`` gives its own (``help="... (as kspectral train)"``, or the default of a run directory)."""
+    f = field_named(name)
+    flag = flag or f.metadata["flag"] or "--" + name.replace("_", "-")
+    return typer.Option(default, flag, help=help or help_text(f),
+                        show_default=show_default or default_text(f),
+                        rich_help_panel=f.metadata["section"].capitalize(), **options)
 
 
-def _data_dir_option():
-    return typer.Option(None, "--data-dir", help="Folder of prepared TFDS data.", show_default="~/tensorflow_datasets")
+def _config_annotation(f):
+    """``Optional[T]`` for the value a field's flag takes: ``bool`` for a ``--x/--no-x`` switch, else the field's
+    type without ``None``; the flags default to ``None`` (not given: the recipe's or the field's default holds)."""
+    types = FIELD_TYPES[f.name]
+    types = types if isinstance(types, tuple) else (types,)
+    return Optional[bool if f.metadata["switch"] else next(t for t in types if t is not type(None))]
 
 
-def _image_size_option():
-    return typer.Option(None, "--image-size", help="Resize images to this side.", show_default="the dataset's")
+def _with_config_flags(command):
+    """``command`` taking one keyword option per :class:`RunConfig` field with a flag (Typer reads the generated
+    ``__signature__``), before its own parameters; it receives them as ``**fields``."""
+    parameters = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=_config_option(f.name),
+                                    annotation=_config_annotation(f))
+                  for f in dataclasses.fields(RunConfig) if f.metadata["flag"] is not None]
+    parameters.sort(key=lambda p: SECTIONS.index(field_named(p.name).metadata["section"]))  # one panel a section
+    own = [p.replace(kind=p.KEYWORD_ONLY) for p in inspect.signature(command).parameters.values()
+           if p.kind is not p.VAR_KEYWORD]
+    command.__signature__ = inspect.Signature([*parameters, *own])
+    return command
+
+
+def _field_values(fields):
+    """The config fields given on the command line (``None``: not given); a switch's ``True`` / ``False`` as the
+    two values it stands for (``--jit`` → ``"on"``)."""
+    values = {}
+    for name, value in fields.items():
+        switch = field_named(name).metadata["switch"]
+        values[name] = switch[0 if value else 1] if switch and value is not None else value
+    return values
 
 
 @app.command(cls=_TrainCommand)
+@_with_config_flags
 def train(
-    method: Optional[str] = typer.Option(None, help="SSL method (see `kspectral methods`).", show_default="vicreg"),
-    dataset: Optional[str] = typer.Option(None, help=_DATASET_HELP + ".", show_default="digits"),
-    data_dir: Optional[str] = _data_dir_option(),
-    image_size: Optional[int] = _image_size_option(),
-    augment: Optional[str] = typer.Option(None, help="Augmentation preset: simclr, cifar, byol, vicreg, "
-                                          "solo_symmetric, solo_symmetric_weak, solo_asymmetric, solo_vicreg, digits, "
-                                          "multicrop.", show_default="the dataset's"),
-    augment_on: Optional[str] = typer.Option(None, "--augment-on", help="Augment on the data pipeline (data) or "
-                                             "in the train step (device).", show_default="data"),
-    epochs: Optional[int] = typer.Option(None, help="Training epochs (≥ 1).", show_default="100"),
-    steps_per_epoch: Optional[int] = typer.Option(None, "--steps-per-epoch", help="Limit each epoch to N steps.",
-                                                  show_default="one pass"),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Pairs per batch (≥ 2).", show_default="256"),
-    pairs: Optional[str] = typer.Option(
-        None, help="Positive pairs: augment (two augmentations), knn (kNN-graph edges) or labels.",
-        show_default="augment",
-    ),
     out: Optional[Path] = typer.Option(
         None, help="Run directory; an interrupted run there resumes.",
         show_default="runs/<method>-<dataset>-<pairs>-<time>",
-    ),
-    seed: Optional[int] = typer.Option(None, help="Random seed of split, pairs and initialisation.",
-                                       show_default="0"),
-    projector: Optional[str] = typer.Option(None, help="Projector widths, e.g. 1024-1024-1024 (methods with a projector).",
-                                            show_default="1024-1024-1024"),
-    encoder: Optional[str] = typer.Option(None, help="Encoder: mlp, conv, resnet18, resnet34, resnet50 or "
-                                          "keras:NAME.", show_default="mlp"),
-    stem: Optional[str] = typer.Option(None, help="ResNet stem: auto, cifar, cifar_pad2 (solo-learn's) or imagenet.",
-                                       show_default="auto"),
-    optimizer: Optional[str] = typer.Option(None, help="adamw, lars, sgd or lamb.", show_default="adamw"),
-    learning_rate: Optional[float] = typer.Option(None, "--learning-rate", help="Peak learning rate (> 0).",
-                                                  show_default="0.002"),
-    knn_k: Optional[int] = typer.Option(None, "--knn-k", help="Neighbours of the kNN graph (--pairs knn).",
-                                        show_default="10"),
-    baseline_dim: Optional[int] = typer.Option(None, "--baseline-dim", help="Dimension of the spectral baseline.",
-                                               show_default="32"),
-    strategy: Optional[str] = typer.Option(
-        None, help="tf.distribute strategy: auto, one, mirrored, multiworker (reads TF_CONFIG) or tpu.",
-        show_default="auto",
-    ),
-    cpu_devices: Optional[int] = typer.Option(
-        None, "--cpu-devices", help="Split the CPU into N logical devices (try --strategy mirrored without GPUs).",
-        show_default="the whole CPU",
-    ),
-    precision: Optional[str] = typer.Option(None, help="fp32, bf16 (mixed_bfloat16), fp16 (mixed_float16) or auto "
-                                            "(bf16 on GPUs that support it, fp32 on CPUs).", show_default="fp32"),
-    jit: Optional[bool] = typer.Option(None, "--jit/--no-jit", help="XLA-compile the train step.",
-                                       show_default="on for GPUs and TPUs, off on CPUs"),
-    checkpoint_every: Optional[int] = typer.Option(
-        None, "--checkpoint-every", help="Also checkpoint every N steps (a killed run resumes from there).",
-        show_default="every epoch",
-    ),
-    deterministic: Optional[bool] = typer.Option(
-        None, "--deterministic", help="Deterministic TensorFlow ops: bit-identical repeat runs on CPU.",
-        show_default="off",
     ),
     recipe: Optional[str] = typer.Option(
         None, help="Recipe: a TOML file or a shipped recipe name (see `kspectral recipes`); options override it."
@@ -402,6 +375,7 @@ def train(
         None, "--set", metavar="KEY=VALUE", help="Set any config field, KEY=VALUE (repeatable), e.g. --set weight_decay=1e-5 or "
         "--set method_options.invariance_weight=10; applied last.",
     ),
+    **fields,
 ):
     """Train an SSL method (default: VICReg on scikit-learn's bundled digits, offline) and probe it.
 
@@ -414,15 +388,7 @@ def train(
     """
     from kspectral.runs import resolve_config
 
-    config = resolve_config(
-        recipe, settings or (), method=method, dataset=dataset, data_dir=data_dir, image_size=image_size,
-        augment=augment, augment_on=augment_on, epochs=epochs, steps_per_epoch=steps_per_epoch,
-        batch_size=batch_size, pairs=pairs, seed=seed, projector=projector, encoder=encoder, stem=stem,
-        optimizer=optimizer, learning_rate=learning_rate, knn_k=knn_k, baseline_dim=baseline_dim,
-        strategy=strategy, cpu_devices=cpu_devices, precision=precision,
-        jit=None if jit is None else ("on" if jit else "off"), checkpoint_every=checkpoint_every,
-        deterministic=deterministic,
-    )
+    config = resolve_config(recipe, settings or (), **_field_values(fields))
     _import_tensorflow()
     from kspectral import runs
 
@@ -460,7 +426,7 @@ def train(
 @app.command()
 def probe(
     run_dir: Path = typer.Argument(..., help="A run directory written by `kspectral train`."),
-    knn_preset: Optional[str] = typer.Option(None, "--knn-preset", help="kNN preset: dino (k=20, T=0.07) or instdisc."),
+    knn_preset: Optional[str] = _config_option("knn_preset", show_default="the run's"),
     probes: Optional[list[str]] = typer.Option(
         None, "--probe", help="Probe to run: linear, knn or mlp (Dubois et al.'s 2×2048 MLP); repeatable.",
         show_default="linear and knn",
@@ -485,35 +451,32 @@ def probe(
         console.print(f"warning: {flagged['message']}", style="yellow", markup=False, highlight=False, soft_wrap=True)
 
 
+#: what each closed-form regime of :data:`kspectral.catalog.REGIMES` does, for ``spectral --regime``
+_REGIME_HELP = {"linear": "Z = XW, applied to the test split",
+                "nonparametric": "train and test embedded together, no test labels"}
+
+
 @app.command()
 def spectral(
-    method: Optional[str] = typer.Option(None, help="Method whose closed form to compute (see `kspectral methods`).",
-                                         show_default="vicreg"),
-    graph: Optional[str] = typer.Option(None, help="Positive-pair graph: knn:K, labels, pairs or augment.",
+    method: Optional[str] = _config_option("method", help="Method whose closed form to compute (see `kspectral "
+                                           "methods`)."),
+    graph: Optional[str] = typer.Option(None, help="Positive-pair graph: " + ", ".join(GRAPHS[:-1]) + " or " + GRAPHS[-1] + ".",
                                         show_default="knn:10"),
     dim: Optional[int] = typer.Option(None, min=1, help="Embedding dimension K.", show_default="16"),
-    regime: str = typer.Option(
-        "auto", help="linear (Z = XW, applied to the test split), nonparametric (train and test embedded together, "
-        "no test labels) or auto."
-    ),
-    dataset: Optional[str] = typer.Option(None, help=_DATASET_HELP + " (as `kspectral train`).",
-                                          show_default="digits"),
-    data_dir: Optional[str] = _data_dir_option(),
-    image_size: Optional[int] = _image_size_option(),
-    test_size: Optional[float] = typer.Option(None, "--test-size", help="Held-out fraction where the data has no "
-                                              "test split.", show_default="0.2"),
-    augment: Optional[str] = typer.Option(None, help="Augmentation preset of pairs / augment graphs: simclr, cifar, "
-                                          "byol, vicreg, digits, multicrop.", show_default="the dataset's"),
+    regime: str = typer.Option("auto", help=", ".join(f"{r} ({_REGIME_HELP[r]})" for r in REGIMES) + " or auto."),
+    dataset: Optional[str] = _config_option("dataset"),
+    data_dir: Optional[str] = _config_option("data_dir"),
+    image_size: Optional[int] = _config_option("image_size"),
+    test_size: Optional[float] = _config_option("test_size"),
+    augment: Optional[str] = _config_option("augment"),
     augment_options: Optional[list[str]] = typer.Option(
         None, "--augment-option", metavar="KEY=VALUE", help="An option of the preset, KEY=VALUE (repeatable), as "
         "`kspectral train --set augment_options.KEY=VALUE`, e.g. --augment-option strength=0.5.",
     ),
     rounds: Optional[int] = typer.Option(None, min=1, help="Augmentation rounds (pairs) or draws (augment).",
                                          show_default="4"),
-    seed: Optional[int] = typer.Option(None, min=0, help="Seed of the split and augmentations (as `kspectral "
-                                       "train --seed`).", show_default="0"),
-    knn_preset: Optional[str] = typer.Option(None, "--knn-preset", help="kNN probe preset: dino or instdisc.",
-                                             show_default="dino"),
+    seed: Optional[int] = _config_option("seed", min=0),
+    knn_preset: Optional[str] = _config_option("knn_preset"),
     run: Optional[Path] = typer.Option(
         None, "--run", help="A run directory of `kspectral train`: compute the closed form of its baseline (its "
         "method, graph, dataset, augmentation and seed; options given here override them).",
@@ -621,13 +584,12 @@ def augment(
                                            "or give --recipe."),
     recipe: Optional[str] = typer.Option(None, help="Draw a recipe's views instead of a preset's (its augment preset "
                                          "and options; its dataset unless --dataset is given)."),
-    dataset: Optional[str] = typer.Option(None, help="Dataset whose test images to augment (as `kspectral train`).",
-                                          show_default="digits, or the recipe's"),
-    data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Folder of prepared TFDS data."),
-    image_size: Optional[int] = typer.Option(None, "--image-size", help="Resize images to this side."),
+    dataset: Optional[str] = _config_option("dataset", show_default="digits, or the recipe's"),
+    data_dir: Optional[str] = _config_option("data_dir"),
+    image_size: Optional[int] = _config_option("image_size"),
     images: int = typer.Option(6, min=1, help="Rows: how many images."),
     views: int = typer.Option(6, min=1, help="Columns: how many augmented views of each."),
-    seed: int = typer.Option(0, min=0, help="Seed of the views."),
+    seed: int = _config_option("seed", default=field_named("seed").default, min=0, help="Seed of the views."),
     out: Path = typer.Option(Path("augmentations.png"), help="PNG file to write."),
 ):
     """Render a grid of augmented views of the same images, to look at a preset or a recipe's views before training."""
@@ -641,9 +603,9 @@ def augment(
 
     if recipe is not None:
         fields = load_recipe(recipe)
-        dataset = dataset or fields.get("dataset", "digits")
+        dataset = dataset or fields.get("dataset", field_named("dataset").default)
         image_size = image_size if image_size is not None else fields.get("image_size")
-    dataset = dataset or "digits"
+    dataset = dataset or field_named("dataset").default
     data = load(dataset, data_dir=data_dir, image_size=image_size, seed=seed)
     source = data.x_test if data.x_test is not None and len(data.x_test) else data.x_train
     if recipe is not None:

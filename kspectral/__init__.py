@@ -14,7 +14,9 @@ Submodules load on first use, so ``import kspectral.spectral`` (numpy/scipy only
 - :mod:`kspectral.plots`: PNGs of a run and grids of augmented views.
 - :mod:`kspectral.runs`: the train / probe / spectral workflows behind the ``kspectral`` command.
 - :mod:`kspectral.distribute`: ``tf.distribute`` strategies by name, logical CPU devices, multi-worker helpers.
-- :mod:`kspectral.catalog`: method names and aliases, readable without TensorFlow.
+- :mod:`kspectral.catalog`: method names and aliases, and the names of the other registries, readable without
+  TensorFlow.
+- :mod:`kspectral.config`: the run configuration ``RunConfig``, each field declared once with its CLI flag.
 """
 
 import importlib
@@ -23,7 +25,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "objectives", "methods", "spectral", "data", "probes", "encoders", "runs", "recipes", "catalog", "optimizers",
-    "callbacks", "plots", "distribute",
+    "callbacks", "plots", "distribute", "config",
 )
 
 

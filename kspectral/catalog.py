@@ -1,4 +1,5 @@
-"""The method catalogue: canonical method names, their classes and losses, and the aliases. TF-free.
+"""The method catalogue (canonical method names, their classes and losses, the aliases) and the names of the other
+registries (encoders, stems, optimizers, augmentation presets, kNN presets, closed-form regimes). TF-free.
 
 This module imports neither Keras nor TensorFlow, so the ``kspectral methods`` command and the docs can list the
 methods cheaply. :mod:`kspectral.methods` registers one class per entry of :data:`METHODS` and takes its aliases
@@ -58,6 +59,50 @@ ALIASES: dict[str, tuple[str, dict]] = {
 }
 
 
+#: The names of the other kinds that the CLI's help and the config's checks list without importing TensorFlow.
+#: The modules that build them key their registries by these names and raise at import when the two disagree
+#: (:func:`check_registry`).
+#:
+#: built-in encoders (:data:`kspectral.encoders.ENCODERS`); ``keras:NAME`` is accepted on top of them
+ENCODERS = ("mlp", "conv", "resnet18", "resnet34", "resnet50")
+#: ResNet stems (:func:`kspectral.encoders.resnet.resnet_encoder`)
+STEMS = ("auto", "cifar", "cifar_pad2", "imagenet")
+#: optimizers by name (:func:`kspectral.optimizers.build_optimizer`)
+OPTIMIZERS = ("lars", "sgd", "adamw", "lamb")
+#: augmentation presets (:data:`kspectral.data.AUGMENTERS`)
+AUGMENTERS = ("simclr", "cifar", "byol", "vicreg", "solo_symmetric", "solo_symmetric_weak", "solo_asymmetric",
+              "solo_vicreg", "digits", "multicrop")
+#: the regimes of a closed form (:mod:`kspectral.spectral.baselines`)
+REGIMES = ("nonparametric", "linear")
+#: positive-pair graph kinds of ``kspectral spectral --graph`` (:func:`kspectral.runs.problem.check_graph`)
+GRAPHS = ("knn:K", "labels", "pairs", "augment")
+#: kNN probe presets: name → (k, temperature) (:func:`kspectral.probes.knn_probe`)
+KNN_PRESETS = {"dino": (20, 0.07), "instdisc": (200, 0.1)}
+
+
+class VICRegWeights(NamedTuple):
+    """VICReg's loss weights λ, μ, ν and the ε of its standard-deviation hinge."""
+
+    invariance_weight: float
+    variance_weight: float
+    covariance_weight: float
+    epsilon: float
+
+
+#: VICReg's official weights (Bardes, Ponce & LeCun 2022, ``main_vicreg.py``): the defaults of
+#: :func:`kspectral.objectives.vicreg` and its variants, their Keras losses, :class:`kspectral.methods.VICReg` and
+#: :func:`kspectral.spectral.linear.vicreg_weights_to_gform`
+VICREG = VICRegWeights(invariance_weight=25.0, variance_weight=25.0, covariance_weight=1.0, epsilon=1e-4)
+
+
+def check_registry(kind, registry, names):
+    """Raise ``RuntimeError`` unless the keys of ``registry`` (a module's builders) are ``names`` (its catalogue
+    entry), in order; called by each module that builds one kind, so the two cannot drift apart."""
+    if tuple(registry) != tuple(names):
+        raise RuntimeError(f"the {kind} registry {tuple(registry)} differs from kspectral.catalog's {tuple(names)}; "
+                           "list the names in kspectral.catalog only")
+
+
 def canonical_names():
     """The canonical method names, sorted."""
     return sorted(METHODS)
@@ -82,4 +127,5 @@ def resolve_name(name):
     raise InputError(f"unknown method {name!r}; choose one of: {', '.join(names())}")
 
 
-__all__ = ["ALIASES", "METHODS", "MethodEntry", "canonical_names", "names", "resolve_name"]
+__all__ = ["ALIASES", "AUGMENTERS", "ENCODERS", "GRAPHS", "KNN_PRESETS", "METHODS", "OPTIMIZERS", "REGIMES", "STEMS",
+           "VICREG", "MethodEntry", "VICRegWeights", "canonical_names", "check_registry", "names", "resolve_name"]

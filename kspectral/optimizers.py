@@ -22,6 +22,7 @@ import re
 import keras
 from keras import ops
 
+from kspectral import catalog
 from kspectral._validation import check_nonnegative, check_number, check_positive, check_positive_int
 from kspectral.errors import InputError
 
@@ -327,8 +328,8 @@ def scaled_learning_rate(base_lr, batch_size, reference=256):
     return base_lr * batch_size / reference
 
 
-#: Names accepted by :func:`build_optimizer`.
-OPTIMIZERS = ("lars", "sgd", "adamw", "lamb")
+#: Names accepted by :func:`build_optimizer` (listed in :data:`kspectral.catalog.OPTIMIZERS`).
+OPTIMIZERS = catalog.OPTIMIZERS
 
 # Keras names biases "bias" and the scale and offset of its normalisation layers "gamma" and "beta"; the pattern
 # matches both the Keras variable name and the TensorFlow one ("dense/bias:0") that some backends check.

@@ -22,7 +22,6 @@ Example:
 from __future__ import annotations
 
 import csv
-import inspect
 import json
 import logging
 import math
@@ -87,37 +86,41 @@ def _check_images(images):
     return x
 
 
-def _preset_augmenters(name, images, seed, image_size, options):
-    """The augmenter(s) of preset ``name`` for ``images``, seeded with ``seed`` (a list, one per view)."""
-    from kspectral.data import AUGMENTERS, augmenter
+#: the grid draws from counter ``seed · GRID_STRIDE`` of the augmenters' generators (``kspectral.data.seeding``'s
+#: rule with ``t = seed`` and this stride), away from the counters ``64·t`` of the first training batches
+GRID_STRIDE = 1000003
 
-    if name not in AUGMENTERS:
-        raise InputError(f"unknown augmentation preset {name!r}; choose one of: {', '.join(AUGMENTERS)}")
-    accepted = inspect.signature(AUGMENTERS[name]).parameters
-    kwargs = dict(options or {})
-    kwargs.setdefault("seed", seed)
-    if "channels" in accepted:
-        kwargs.setdefault("channels", images.shape[-1])
-    size = image_size if image_size is not None else images.shape[1:3]
-    built = augmenter(name, image_size=size, **kwargs)
-    return list(built) if isinstance(built, (tuple, list)) else [built]
+
+def _distributions(augmenter, images, seed, image_size, options):
+    """The view distributions of the grid: ``kspectral.data.views.view_augmenters`` of ``augmenter``, a preset built
+    for ``images`` (their channels, and their size unless ``image_size`` says otherwise) and seeded with ``seed``; a
+    single augmenter (both views the same object) is one distribution."""
+    from kspectral.data.views import view_augmenters
+
+    if isinstance(augmenter, str):
+        size = image_size if image_size is not None else images.shape[1:3]
+        views = view_augmenters(augmenter, image_size=size, channels=images.shape[-1], seed=seed, options=options)
+    else:
+        if image_size is not None or options:
+            raise InputError("image_size and augment_options apply to a preset name, not to augmenter objects")
+        if isinstance(augmenter, (list, tuple)) and len(augmenter) == 1:  # a list of one distribution
+            augmenter = augmenter[0]
+        views = view_augmenters(augmenter)
+    return [views[0]] if all(v is views[0] for v in views) else list(views)
 
 
 def _draw_views(augmenters, images, views, seed):
     """``views`` batches of views of ``images``, cycling through ``augmenters``: a list of ``(k, array)``.
 
-    The random generators of the augmenters are set to draw counter ``seed · 1000003`` (their own seeds kept) for
-    the draws and restored afterwards, so the grid is reproducible and the augmenters' streams are left as they were.
+    The random generators of the augmenters draw from counter ``seed · GRID_STRIDE`` (their own seeds kept:
+    :func:`kspectral.data.seeding.reseeded`) and are restored afterwards, so the grid is reproducible and the
+    augmenters' streams are left as they were.
     """
     import keras
 
-    from kspectral.data.pairs import seed_states
+    from kspectral.data.seeding import reseeded
 
-    states = seed_states(list(augmenters))
-    saved = [keras.ops.convert_to_numpy(v.value).copy() for v in states]
-    try:
-        for variable, value in zip(states, saved):
-            variable.assign(np.array([value[0], seed * 1000003], dtype=value.dtype))
+    with reseeded(list(augmenters), seed, stride=GRID_STRIDE):
         out = []
         for j in range(views):
             k = j % len(augmenters)
@@ -127,9 +130,6 @@ def _draw_views(augmenters, images, views, seed):
                                  "an augmenter must map (n, H, W, C) to (n, H', W', C')")
             out.append((k, view))
         return out
-    finally:
-        for variable, value in zip(states, saved):
-            variable.assign(value)
 
 
 def _distribution_labels(augmenters, preset=None):
@@ -203,18 +203,9 @@ def augmentation_grid(images, augmenter, *, views=6, seed=0, out="grid.png", tit
     views = check_positive_int(views, "views")
     seed = check_positive_int(seed, "seed", minimum=0)
     panel_size = check_positive(panel_size, "panel_size")
-    if isinstance(augmenter, str):
-        if title is None:
-            title = f"augmentation preset {augmenter!r}"
-        augmenters = _preset_augmenters(augmenter, x, seed, image_size, augment_options)
-    else:
-        if image_size is not None or augment_options:
-            raise InputError("image_size and augment_options apply to a preset name, not to augmenter objects")
-        augmenters = list(augmenter) if isinstance(augmenter, (tuple, list)) else [augmenter]
-        if not augmenters or not all(callable(a) for a in augmenters):
-            raise TypeError(
-                f"augmenter must be a preset name, a callable augmenter or a list of them, got {augmenter!r}"
-            )
+    if isinstance(augmenter, str) and title is None:
+        title = f"augmentation preset {augmenter!r}"
+    augmenters = _distributions(augmenter, x, seed, image_size, augment_options)
     drawn = _draw_views(augmenters, x, views, seed)
     labels = _distribution_labels(augmenters, augmenter if isinstance(augmenter, str) else None)
 

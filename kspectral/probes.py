@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from kspectral import catalog
 from kspectral._validation import check_labels, check_matrix, check_number, check_positive_int
 from kspectral.errors import InputError
 
@@ -24,7 +25,8 @@ KERAS_PROBE_SIZE = 10_000_000
 #: the backends of :func:`linear_probe`
 LINEAR_BACKENDS = ("auto", "sklearn", "keras")
 
-KNN_PRESETS = {"dino": (20, 0.07), "instdisc": (200, 0.1)}
+#: kNN presets, name → (k, temperature): :data:`kspectral.catalog.KNN_PRESETS`
+KNN_PRESETS = catalog.KNN_PRESETS
 
 
 def _check_split(train_features, train_labels, test_features, test_labels):

@@ -23,8 +23,13 @@ RUN = ["--epochs", "2", "--steps-per-epoch", "3", "--batch-size", "64", "--proje
        "--optimizer", "sgd", "--learning-rate", "0.05"]
 
 
-def kspectral(*args, env=None, wait=True):
+def kspectral(*args, env=None, wait=True, kill_at_step=None):
+    """``kspectral ARGS`` in a child process; with ``kill_at_step=K`` it SIGKILLs itself right after optimizer step K
+    (``scripts/kspectral_killed_at.py``: the command line's entry point plus one callback)."""
     command = [sys.executable, "-c", "from kspectral_cli.main import main; main()", *args]
+    if kill_at_step is not None:
+        command = [sys.executable, str(ROOT / "tests" / "scripts" / "kspectral_killed_at.py"), "--kill-at-step",
+                   str(kill_at_step), "--", *args]
     environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
     if not wait:
         return subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -145,27 +150,24 @@ def test_cpu_devices_with_gpus_is_refused(monkeypatch):
 
 @pytest.mark.slow
 def test_cli_mirrored_run_killed_mid_epoch_resumes_and_equals_one_device(tmp_path):
-    """A run on 2 logical CPUs, SIGKILLed after a mid-epoch checkpoint and started again, ends like one device."""
+    """A run on 2 logical CPUs SIGKILLs itself after step 5 (epoch 1, batch 2; the newest checkpoint is step 4's),
+    is started again, and ends like one device."""
     import signal
-    import time
 
     from kspectral.runs.checkpoints import committed
 
     args = [*RUN, "--epochs", "3", "--checkpoint-every", "2", "--strategy", "mirrored", "--cpu-devices", "2"]
     out = tmp_path / "mirrored"
-    process = kspectral("train", *args, "--out", str(out), wait=False)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and process.poll() is None:
-        if any(json.loads(p.read_text()).get("batch", 0) > 0 for p in committed(out / "backup")):
-            break
-        time.sleep(0.05)
-    assert process.poll() is None, "the run ended before a mid-epoch checkpoint"
-    process.send_signal(signal.SIGKILL)
-    process.communicate()
+    process = kspectral("train", *args, "--out", str(out), wait=False, kill_at_step=5)
+    one = kspectral("train", *RUN, "--epochs", "3", "--strategy", "one", "--out", str(tmp_path / "one"), wait=False)
+    stdout, stderr = process.communicate(timeout=600)
+    assert process.returncode == -signal.SIGKILL and "killing at step 5" in stdout, stderr[-2000:]
     assert not (out / "model.keras").exists()
+    newest = json.loads(committed(out / "backup")[0].read_text())
+    assert (newest["step"], newest["epoch"], newest["batch"]) == (4, 1, 1)
     resumed = kspectral("train", *args, "--out", str(out))
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert "resuming from the checkpoint of step" in resumed.stdout
-    one = kspectral("train", *RUN, "--epochs", "3", "--strategy", "one", "--out", str(tmp_path / "one"))
-    assert one.returncode == 0, one.stderr[-2000:]
+    assert "resuming from the checkpoint of step 4 (epoch 1, batch 1)" in resumed.stdout
+    _, stderr = one.communicate(timeout=600)
+    assert one.returncode == 0, stderr[-2000:]
     assert max_relative_difference(weights(tmp_path / "one"), weights(out)) < 1e-5

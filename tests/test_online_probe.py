@@ -128,6 +128,25 @@ def test_device_views_equal_the_data_pipeline_views():
     assert float(np.mean(np.abs(device_a - device_b))) > 0.01  # BYOL's two view distributions
 
 
+def test_device_views_of_step_t_are_the_stream_batch_t():
+    """One seeding rule: the device views of train step t are the views the resumable tf.data stream draws for its
+    batch t of the same images (each augmenter re-seeded to [seed, 64·t]), whatever was drawn before."""
+    x = np.random.default_rng(1).uniform(size=(24, 12, 12, 3)).astype("float32")
+    stream = augmented_pairs(x, augmenter("byol", image_size=12, seed=5), batch_size=8, shuffle=False,
+                             drop_remainder=True, start_step=0)
+    batches = [next(it) for it in [iter(stream)] for _ in range(5)]
+    model = VICReg(encoder=tiny_encoder((12, 12, 3)), projector="8", augmenters=augmenter("byol", image_size=12,
+                                                                                          seed=5))
+    model.augment(x[:8])  # draws that a stateful stream would carry into the next batch
+    for t in (4, 1):
+        rows = x[(t % 3) * 8 : (t % 3 + 1) * 8]  # unshuffled: batch t holds the (t mod 3)-th 8 images
+        device = model.augment(rows, step=tf.constant(t, tf.int64))
+        for got, want in zip(device, batches[t][:2]):
+            np.testing.assert_allclose(got, want.numpy(), atol=1e-6)
+    first, second = model.augment(x[:8], step=0), model.augment(x[:8], step=3)
+    assert float(np.mean(np.abs(first[0] - second[0]))) > 0.01  # another step, other views
+
+
 def test_device_model_refuses_pairs(digits_data):
     model = device_model(0)
     pairs = augmented_pairs(digits_data.x_train, digits_augmenter(), batch_size=64)
@@ -179,14 +198,14 @@ def test_online_probe_ignores_unlabelled_rows(rng):
     y = np.array([0, 1, 2, -1, -1, 1, 0, -1, 2, 2])
     keep = y >= 0
     full, labelled = model(), model()
-    full._online_probe((None, None), [tf.constant(h), None], tf.constant(y), train=True)
-    labelled._online_probe((None, None), [tf.constant(h[keep]), None], tf.constant(y[keep]), train=True)
+    full.online_probe.update([tf.constant(h)], tf.constant(y))
+    labelled.online_probe.update([tf.constant(h[keep])], tf.constant(y[keep]))
     np.testing.assert_allclose(full.online_probe.kernel.numpy(), labelled.online_probe.kernel.numpy(), atol=1e-7)
     assert float(np.max(np.abs(full.online_probe.kernel.numpy()))) > 0
-    tracker = full._trackers[-1]
+    tracker = full.online_probe.accuracy
     assert tracker.name == "online_linear_train_top1" and float(tracker.count) == keep.sum()
     untouched = model()
-    untouched._online_probe((None, None), [tf.constant(h), None], tf.constant(np.full(10, -1)), train=True)
+    untouched.online_probe.update([tf.constant(h)], tf.constant(np.full(10, -1)))
     assert float(np.max(np.abs(untouched.online_probe.kernel.numpy()))) == 0.0
 
 

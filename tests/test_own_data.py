@@ -8,7 +8,8 @@ import pytest
 
 from kspectral.data import as_dataset, augmented_pairs, augmenter, augmenter_for, from_arrays
 from kspectral.runs.problem import augmented_views, build_problem, fit_baseline
-from kspectral.spectral import augmentation_graph, pair_graph
+from kspectral.data import augmentation_graph  # takes preset names too (kspectral.spectral's does not)
+from kspectral.spectral import pair_graph
 from kspectral_cli.main import main
 
 

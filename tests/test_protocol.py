@@ -58,17 +58,17 @@ def test_solo_learn_probe_trains_on_both_views():
             target, model.online_probe(h), from_logits=True) * mask) / tf.reduce_sum(mask) for h in (h_a, h_b)]
         expected_loss = (losses[0] + losses[1]) / 2
     grads = tape.gradient(expected_loss, model.online_probe.trainable_variables)
-    model._online_probe((None, None), [h_a, h_b], y, train=True)
+    model.online_probe.update([h_a, h_b], y)
     for w0, g, w in zip(before, grads, model.online_probe.weights):
         np.testing.assert_allclose(w.numpy(), w0 - g.numpy(), atol=1e-6)
-    tracker = model._trackers[model._metric_names.index("online_linear_train_top1")]
+    tracker = model.online_probe.accuracy
     assert float(tracker.count) == 14.0  # the labelled rows of both views
     # kspectral's protocol trains on the first view only
     first = methods.VICReg(small_encoder(), projector="8-8", online_probe_classes=3,
                            online_probe_optimizer=keras.optimizers.SGD(1.0))
     first.build((None, 5))
-    first._online_probe((None, None), [h_a, h_b], y, train=True)
-    assert float(first._trackers[first._metric_names.index("online_linear_train_top1")].count) == 7.0
+    first.online_probe.update([h_a, h_b], y)
+    assert float(first.online_probe.accuracy.count) == 7.0
 
 
 def test_solo_learn_probe_round_trips_through_keras(tmp_path):

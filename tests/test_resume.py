@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import keras
@@ -20,6 +19,7 @@ from kspectral import runs
 from kspectral.runs.checkpoints import committed
 
 CLI = [sys.executable, "-c", "from kspectral_cli.main import main; main()"]
+KILLED_AT = Path(__file__).parent / "scripts" / "kspectral_killed_at.py"
 #: the run of the kill-and-resume tests (digits, 4 epochs of 5 steps, a step checkpoint every 2 steps)
 COMMAND = ["train", "--encoder", "mlp", "--projector", "64-64", "--epochs", "4", "--checkpoint-every", "2",
            "--set", "tensorboard=false", "--set", "baseline=none"]
@@ -40,25 +40,19 @@ def history(run_dir):
         return list(csv.DictReader(f))
 
 
-def start(args):
+def start(args, kill_at_step=None):
+    """``kspectral ARGS`` in a child process; with ``kill_at_step=K`` it SIGKILLs itself right after optimizer step K
+    (``scripts/kspectral_killed_at.py``: the same entry point plus one callback)."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    return subprocess.Popen(CLI + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    command = CLI if kill_at_step is None else [sys.executable, str(KILLED_AT), "--kill-at-step", str(kill_at_step),
+                                                "--"]
+    return subprocess.Popen(command + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
 def finish(process, timeout=240):
     out, err = process.communicate(timeout=timeout)
     assert process.returncode == 0, err[-2000:]
     return out
-
-
-def mid_epoch_checkpoint(backup):
-    for path in committed(backup):
-        try:
-            if json.loads(path.read_text())["batch"] > 0:
-                return path
-        except (OSError, ValueError):  # being renamed into place
-            pass
-    return None
 
 
 class StopAt(keras.callbacks.Callback):
@@ -96,20 +90,21 @@ class NoTraining(keras.callbacks.Callback):
 @pytest.mark.slow
 @pytest.mark.parametrize("pairs", ["augment", "knn"])
 def test_sigkill_mid_epoch_and_resume_equals_an_uninterrupted_run(tmp_path, pairs):
-    """Measured: max |Δw| = 0.0 (bit-identical on CPU), the same history.csv, for augment and knn pairs."""
+    """The run SIGKILLs itself after step 9 (one step after the mid-epoch checkpoint of step 8), then resumes.
+
+    Measured: max |Δw| = 0.0 (bit-identical on CPU), the same history.csv, for augment and knn pairs."""
     command = COMMAND + ["--pairs", pairs]
     reference = start(command + ["--out", str(tmp_path / "reference")])
-    killed = start(command + ["--out", str(tmp_path / "killed")])
+    killed = start(command + ["--out", str(tmp_path / "killed")], kill_at_step=9)
     backup = tmp_path / "killed" / "backup"
-    deadline = time.monotonic() + 180
-    while mid_epoch_checkpoint(backup) is None and killed.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.002)
-    assert killed.poll() is None, "the run finished before a mid-epoch checkpoint could be waited for"
-    killed.send_signal(signal.SIGKILL)
-    killed.communicate(timeout=60)
-    assert killed.returncode == -signal.SIGKILL and not (tmp_path / "killed" / "metrics.json").exists()
+    out, err = killed.communicate(timeout=240)
+    assert killed.returncode == -signal.SIGKILL and "killing at step 9" in out, err[-2000:]
+    assert not (tmp_path / "killed" / "metrics.json").exists()
+    newest = json.loads(committed(backup)[0].read_text())
+    batch = {"augment": 3, "knn": 2}[pairs]  # 5 steps per epoch (augment drops the partial batch), 6 (knn)
+    assert (newest["step"], newest["epoch"], newest["batch"]) == (8, 1, batch)
     out = finish(start(command + ["--out", str(tmp_path / "killed")]))
-    assert "resuming from the checkpoint of step" in out
+    assert f"resuming from the checkpoint of step 8 (epoch 1, batch {batch})" in out
     finish(reference)
     assert max_difference(tmp_path / "reference", tmp_path / "killed") == 0.0
     assert history(tmp_path / "reference") == history(tmp_path / "killed")

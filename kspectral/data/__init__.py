@@ -42,6 +42,8 @@ from kspectral.data.datasets import (
 )
 from kspectral.data.pairs import augmented_pairs, graph_pairs, image_batches
 from kspectral.data.recipes import recipe_augmenters
+from kspectral.data.seeding import SEED_STRIDE, reseed, reseeded, seed_states
+from kspectral.data.views import augmentation_graph, view_augmenters
 
 __all__ = [
     "image_batches",
@@ -63,6 +65,7 @@ __all__ = [
     "SOLO_VIEWS",
     "Solarize",
     "ViewSpec",
+    "augmentation_graph",
     "augmented_pairs",
     "augmenter",
     "augmenter_for",
@@ -81,7 +84,12 @@ __all__ = [
     "multicrop",
     "preset_views",
     "recipe_augmenters",
+    "reseed",
+    "reseeded",
+    "SEED_STRIDE",
+    "seed_states",
     "simclr_augmenter",
     "solo_augmenters",
     "vicreg_augmenters",
+    "view_augmenters",
 ]

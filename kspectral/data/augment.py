@@ -48,6 +48,7 @@ from dataclasses import dataclass, replace
 
 import keras
 
+from kspectral import catalog
 from kspectral._validation import check_image_size, check_number, check_positive_int
 from kspectral.data.augmentations import (
     CheckChannels,
@@ -462,6 +463,7 @@ AUGMENTERS = {
     "digits": digits_augmenter,
     "multicrop": multicrop,
 }
+catalog.check_registry("augmentation preset", AUGMENTERS, catalog.AUGMENTERS)
 
 
 def augmenter(name, image_size=None, **options):

@@ -20,8 +20,8 @@ at step ``t0`` and resumed sees exactly the batches an uninterrupted run would:
   batch of that order. Only index batches are skipped to reach ``t0``, so starting mid-pass costs nothing;
 - graph pairs of batch ``t`` are drawn with ``tf.random.stateless_uniform`` seeded with ``(seed, t)``;
 - before the augmenters draw batch ``t``, the state of each of their ``keras.random.SeedGenerator`` s is set to
-  ``(its seed, 64·t)`` (batches are augmented one after the other), so the views of batch ``t`` do not depend on
-  what was drawn before. The seeds repeat after 2³¹/64 ≈ 33 million steps;
+  ``(its seed, 64·t)`` by :func:`kspectral.data.seeding.reseed` (batches are augmented one after the other), so the
+  views of batch ``t`` do not depend on what was drawn before. The seeds repeat after 2³¹/64 ≈ 33 million steps;
 - a streamed ``tf.data.Dataset`` ``x`` cannot be indexed: its order is replayed (a seeded shuffle buffer, repeated)
   and the first ``t0`` batches are skipped before any augmentation; the stream itself must read in a fixed order.
 """
@@ -34,14 +34,15 @@ import numpy as np
 import tensorflow as tf
 
 from kspectral._validation import check_labels, check_positive_int
+# SEED_STRIDE and seed_states live in kspectral.data.seeding (the seeding rule); re-exported here, where they were.
+from kspectral.data.seeding import SEED_STRIDE, reseed, seed_states  # noqa: F401
+from kspectral.data.views import view_augmenters
+from kspectral.errors import InputError, InputTypeError
 from kspectral.spectral.graphs import validate_graph
-from kspectral.errors import InputError
 
 
 #: default shuffle buffer of a streamed ``tf.data.Dataset`` (samples held in the buffer)
 SHUFFLE_BUFFER = 10_000
-#: seed-counter values reserved for one batch of a resumable stream (random draws per augmenter layer and batch)
-SEED_STRIDE = 64
 #: the last step index of an endless stream
 _ENDLESS = 2**62
 
@@ -52,33 +53,6 @@ def _check_start(start_step):
     if isinstance(start_step, bool) or not isinstance(start_step, (int, np.integer)) or start_step < 0:
         raise InputError(f"start_step must be None or an integer ≥ 0 (the first batch of the stream), got {start_step!r}")
     return int(start_step)
-
-
-def seed_states(layers):
-    """The ``keras.random.SeedGenerator`` state variables of ``layers`` (a layer, or a sequence of them), deduplicated.
-
-    Each is an int64 variable ``[seed, counter]``; a random draw reads it and advances the counter.
-    """
-    layers = layers if isinstance(layers, (list, tuple)) else [layers]
-    states, seen = [], set()
-    for layer in layers:
-        for v in getattr(layer, "variables", ()):
-            if v.path.endswith("seed_generator_state") and id(v) not in seen:
-                seen.add(id(v))
-                states.append(v)
-    return states
-
-
-def _reseeder(augmenters):
-    """A function ``t → control ops`` that sets every seed state of ``augmenters`` to ``(its seed, SEED_STRIDE·t)``."""
-    states = seed_states(list(augmenters))
-    bases = [int(np.asarray(s.numpy())[0]) for s in states]
-
-    def reseed(t):
-        t = tf.cast(t, tf.int64)
-        return [s.assign(tf.stack([tf.constant(b, tf.int64), t * SEED_STRIDE])) for s, b in zip(states, bases)]
-
-    return reseed
 
 
 def _indexed_batches(n, batch_size, seed, drop_remainder, shuffle, start_step):
@@ -222,24 +196,13 @@ def _samples_dataset(x, labels, batch_size, shuffle, seed, shuffle_buffer, drop_
 
 
 def _view_augmenters(augmenter):
-    """One augmenter per view: a single augmenter serves both views of a pair."""
-    if callable(augmenter):
-        return (augmenter, augmenter)
-    if isinstance(augmenter, (str, bytes)) or not hasattr(augmenter, "__len__"):
-        raise TypeError(
-            f"augmenter must be a callable Keras layer/model or a sequence of them (one per view), got "
-            f"{type(augmenter).__name__}; build one with kspectral.data.augmenter(name, image_size=...)"
+    """One augmenter per view (:func:`kspectral.data.views.view_augmenters`); a preset name is refused here."""
+    if isinstance(augmenter, (str, bytes)):
+        raise InputTypeError(
+            f"augmenter must be a callable Keras layer/model or a sequence of them (one per view), got the name "
+            f"{augmenter!r}; build it with kspectral.data.augmenter_for(x.shape[1:], {augmenter!r}, seed=...)"
         )
-    augmenters = tuple(augmenter)
-    if len(augmenters) < 2:
-        raise InputError(
-            f"a sequence of augmenters gives one per view and needs at least 2, got {len(augmenters)}; pass a "
-            "single augmenter to use it for both views"
-        )
-    for i, aug in enumerate(augmenters):
-        if not callable(aug):
-            raise TypeError(f"augmenter[{i}] must be a callable Keras layer/model, got {type(aug).__name__}")
-    return augmenters
+    return view_augmenters(augmenter)
 
 
 def augmented_pairs(x, augmenter, batch_size=256, *, shuffle=True, seed=0, drop_remainder=True,
@@ -294,10 +257,10 @@ def augmented_pairs(x, augmenter, batch_size=256, *, shuffle=True, seed=0, drop_
     ds, has_labels = _samples_dataset(x, labels, batch_size, shuffle, seed, shuffle_buffer, drop_remainder,
                                       start_step=start_step)
     if start_step is not None:
-        reseed = _reseeder(augmenters)
+        states = seed_states(list(augmenters))
 
         def stream_views(t, batch, *y):
-            with tf.control_dependencies(reseed(t)):
+            with tf.control_dependencies(reseed(states, t)):
                 return (*(aug(batch, training=True) for aug in augmenters), *y)
 
         return ds.map(stream_views).prefetch(tf.data.AUTOTUNE)
@@ -417,12 +380,12 @@ def graph_pairs(x, graph, batch_size=256, *, steps_per_epoch=None, seed=0, augme
         return a, b, tf.gather(node_labels, i)
 
     if start_step is not None:
-        reseed = _reseeder([augmenter]) if augmenter is not None else (lambda t: [])
+        states = seed_states([augmenter]) if augmenter is not None else []
 
         def draw_step(t):
             u = tf.random.stateless_uniform([batch_size], seed=tf.stack([tf.constant(seed, tf.int64), t]),
                                             dtype=tf.float64)
-            with tf.control_dependencies(reseed(t)):
+            with tf.control_dependencies(reseed(states, t)):
                 return pick(u)
 
         stream = tf.data.Dataset.range(start_step, _ENDLESS)

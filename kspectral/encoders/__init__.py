@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 
+from kspectral import catalog
 from kspectral.encoders.applications import application_names, keras_application
 from kspectral.encoders.resnet import STEMS, choose_stem, resnet18, resnet34, resnet50, resnet_encoder
 from kspectral.encoders.small import conv_encoder, mlp_encoder
@@ -27,6 +28,7 @@ ENCODERS = {
     "resnet34": resnet34,
     "resnet50": resnet50,
 }
+catalog.check_registry("encoder", ENCODERS, catalog.ENCODERS)
 
 #: Prefix of the encoder names that build a ``keras.applications`` model.
 KERAS_PREFIX = "keras:"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import keras
 
+from kspectral import catalog
 from kspectral._validation import check_image_shape, parse_widths
 from kspectral.errors import InputError
 
@@ -22,7 +23,7 @@ RESNET_LAYOUTS = {
     50: ("bottleneck", (3, 4, 6, 3)),
 }
 
-STEMS = ("auto", "cifar", "cifar_pad2", "imagenet")
+STEMS = catalog.STEMS
 
 #: Largest image side (pixels) for which ``stem="auto"`` picks the CIFAR stem.
 CIFAR_STEM_MAX_SIZE = 64

@@ -51,3 +51,16 @@ def check_sync_batchnorm(value):
 
 
 __all__ = ["SYNC_BATCHNORM", "batchnorm_layers", "check_sync_batchnorm", "set_batchnorm_synchronized"]
+
+
+def synchronize_batchnorm(heads, encoder, setting):
+    """Apply a ``sync_batchnorm`` setting (:data:`SYNC_BATCHNORM`) to a model's heads and encoder: ``"heads"``
+    synchronises the heads' BatchNorm layers and leaves the encoder's as built, ``"all"`` synchronises both,
+    ``"none"`` neither (the encoder's are set unsynchronised). Returns the number of synchronised layers."""
+    if setting == "none":
+        set_batchnorm_synchronized([*heads, encoder], False)
+        return 0
+    count = set_batchnorm_synchronized(heads, True)
+    if setting == "all":
+        count += set_batchnorm_synchronized(encoder, True)
+    return count

@@ -13,15 +13,25 @@ from kspectral.errors import InputError
 _METHODS: dict = {}
 
 
-def register(name):
+def register(name, description=None):
     """Class decorator registering an :class:`~kspectral.methods.SSLModel` subclass under its canonical ``name``.
 
-    The name must be a key of :data:`kspectral.catalog.METHODS`, so that the TF-free catalogue lists every method.
+    kspectral's own methods are keys of :data:`kspectral.catalog.METHODS` (the TF-free catalogue lists every
+    method). A user's method gives a one-line ``description`` as well and is added to the catalogue, so that
+    ``kspectral methods``, :func:`get` and a run's ``method = name`` (``kspectral.runs.train``, or the CLI in a
+    process that imported the method's module) know it.
+
+    Example:
+        >>> @register("my_vicreg", description="VICReg with my projector")  # doctest: +SKIP
+        ... class MyVICReg(VICReg): ...
     """
 
     def decorator(cls):
         if name not in catalog.METHODS:
-            raise InputError(f"method {name!r} is not in kspectral.catalog.METHODS; add it there first")
+            if description is None:
+                raise InputError(f"method {name!r} is not in kspectral.catalog.METHODS; register a method of your own "
+                                 f"with register({name!r}, description='one line on its loss')")
+            catalog.METHODS[name] = catalog.MethodEntry(cls.__name__, str(description))
         if name in _METHODS and _METHODS[name] is not cls:
             raise InputError(f"a method named {name!r} is already registered ({_METHODS[name].__name__})")
         cls.registry_name = name

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 
 from kspectral._validation import check_nonnegative, check_positive
+from kspectral.catalog import VICREG
 from kspectral.methods.base import SSLModel
 from kspectral.methods.registry import register
 from kspectral.objectives.vicreg import vicreg, vicreg_ctr, vicreg_exp
@@ -42,8 +43,9 @@ class VICReg(SSLModel):
     objective_options = ("invariance_weight", "variance_weight", "covariance_weight", "epsilon")
     loss_terms = ("invariance", "variance", "covariance")
 
-    def __init__(self, encoder, projector="2048-2048-2048", invariance_weight=25.0, variance_weight=25.0,
-                 covariance_weight=1.0, epsilon=1e-4, **kwargs):
+    def __init__(self, encoder, projector="2048-2048-2048", invariance_weight=VICREG.invariance_weight,
+                 variance_weight=VICREG.variance_weight, covariance_weight=VICREG.covariance_weight,
+                 epsilon=VICREG.epsilon, **kwargs):
         super().__init__(encoder, projector, **kwargs)
         self.invariance_weight = check_nonnegative(invariance_weight, "invariance_weight")
         self.variance_weight = check_nonnegative(variance_weight, "variance_weight")
@@ -70,8 +72,9 @@ class VICRegExp(VICReg):
     objective_function = staticmethod(vicreg_exp)
     objective_options = (*VICReg.objective_options, "temperature")
 
-    def __init__(self, encoder, projector="2048-2048-2048", invariance_weight=25.0, variance_weight=25.0,
-                 covariance_weight=1.0, temperature=0.1, epsilon=1e-4, **kwargs):
+    def __init__(self, encoder, projector="2048-2048-2048", invariance_weight=VICREG.invariance_weight,
+                 variance_weight=VICREG.variance_weight, covariance_weight=VICREG.covariance_weight, temperature=0.1,
+                 epsilon=VICREG.epsilon, **kwargs):
         super().__init__(encoder, projector, invariance_weight, variance_weight, covariance_weight, epsilon, **kwargs)
         self.temperature = check_positive(temperature, "temperature")
 
@@ -97,8 +100,9 @@ class VICRegCtr(VICRegExp):
     objective_function = staticmethod(vicreg_ctr)
     objective_options = (*VICRegExp.objective_options, "center_dimensions")
 
-    def __init__(self, encoder, projector="2048-2048-2048", invariance_weight=10.0, variance_weight=25.0,
-                 covariance_weight=1.0, temperature=0.1, epsilon=1e-4, center_dimensions=False, **kwargs):
+    def __init__(self, encoder, projector="2048-2048-2048", invariance_weight=10.0,
+                 variance_weight=VICREG.variance_weight, covariance_weight=VICREG.covariance_weight, temperature=0.1,
+                 epsilon=VICREG.epsilon, center_dimensions=False, **kwargs):
         super().__init__(encoder, projector, invariance_weight, variance_weight, covariance_weight, temperature,
                          epsilon, **kwargs)
         self.center_dimensions = bool(center_dimensions)

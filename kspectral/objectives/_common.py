@@ -6,6 +6,7 @@ Public helpers live in :mod:`kspectral.objectives.tensors` (dtype policy, guarde
 
 from __future__ import annotations
 
+import inspect
 import numbers
 
 import keras
@@ -143,3 +144,34 @@ class ObjectiveLoss(keras.losses.Loss):
 
     def get_config(self):
         return {"name": self.name, "dtype": self._requested_dtype, **self._hyper_parameters}
+
+
+class SignatureLoss(ObjectiveLoss):
+    """An :class:`ObjectiveLoss` whose hyper-parameters are the keyword arguments of its objective function, with
+    that function's defaults (so each default is written once, in the function's signature).
+
+    Subclasses set :attr:`objective`, :attr:`default_name` and the names of the hyper-parameters checked when the
+    loss is built: :attr:`nonnegative` (≥ 0), :attr:`positive` (> 0) and :attr:`flags` (made ``bool``).
+    ``LossClass(name=None, dtype=None, **hyper_parameters)``; an unknown hyper-parameter is an ``InputError``.
+    """
+
+    default_name = None
+    nonnegative = ()
+    positive = ()
+    flags = ()
+
+    def __init__(self, name=None, dtype=None, **hyper_parameters):
+        parameters = inspect.signature(type(self).objective).parameters.values()
+        defaults = {p.name: p.default for p in parameters if p.default is not p.empty and p.name != "return_terms"}
+        unknown = sorted(set(hyper_parameters) - set(defaults))
+        if unknown:
+            raise InputError(f"{type(self).__name__} takes no {', '.join(unknown)}; its hyper-parameters are "
+                             f"{', '.join(defaults)}")
+        values = {**defaults, **hyper_parameters}
+        for key in self.nonnegative:
+            values[key] = check_nonnegative(values[key], key)
+        for key in self.positive:
+            values[key] = check_positive(values[key], key)
+        for key in self.flags:
+            values[key] = bool(values[key])
+        super().__init__(name or self.default_name, dtype, **values)

@@ -6,14 +6,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from kspectral.objectives._common import (
-    ObjectiveLoss,
-    check_embeddings,
-    check_nonnegative,
-    check_pair,
-    check_positive,
-    loss_or_terms,
-)
+from kspectral.objectives._common import SignatureLoss, check_embeddings, check_nonnegative, check_pair
+from kspectral.objectives._common import check_positive, loss_or_terms
 from kspectral.objectives.tensors import as_float, batch_size, off_diagonal_square_sum
 
 
@@ -86,10 +80,10 @@ def barlow_twins(z_a, z_b, redundancy_weight=0.0051, epsilon=1e-5, scale_loss=1.
 
 
 @keras.saving.register_keras_serializable(package="kspectral")
-class BarlowTwinsLoss(ObjectiveLoss):
-    """Keras loss calling :func:`barlow_twins`: ``BarlowTwinsLoss()(z_a, z_b)``, one scalar per batch.
-
-    The two views take Keras' ``(y_true, y_pred)`` positions; the loss is symmetric in them.
+class BarlowTwinsLoss(SignatureLoss):
+    """Keras loss calling :func:`barlow_twins`: ``BarlowTwinsLoss()(z_a, z_b)``, one scalar per batch; the
+    hyper-parameters and their defaults are those of :func:`barlow_twins`. The loss is symmetric in Keras'
+    ``(y_true, y_pred)``.
 
     Example:
         >>> loss = BarlowTwinsLoss(redundancy_weight=0.005)
@@ -98,11 +92,9 @@ class BarlowTwinsLoss(ObjectiveLoss):
     """
 
     objective = staticmethod(barlow_twins)
-
-    def __init__(self, redundancy_weight=0.0051, epsilon=1e-5, scale_loss=1.0, name="barlow_twins", dtype=None):
-        super().__init__(name, dtype, redundancy_weight=check_nonnegative(redundancy_weight, "redundancy_weight"),
-                         epsilon=check_nonnegative(epsilon, "epsilon"),
-                         scale_loss=check_positive(scale_loss, "scale_loss"))
+    default_name = "barlow_twins"
+    nonnegative = ("redundancy_weight", "epsilon")
+    positive = ("scale_loss",)
 
 
 __all__ = ["BarlowTwinsLoss", "barlow_twins", "batch_standardize", "cross_correlation"]

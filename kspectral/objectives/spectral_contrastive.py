@@ -6,7 +6,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from kspectral.objectives._common import ObjectiveLoss, check_embeddings, check_pair, check_positive, loss_or_terms
+from kspectral.objectives._common import SignatureLoss, check_embeddings, check_pair, check_positive, loss_or_terms
 from kspectral.objectives.tensors import as_float, batch_size, off_diagonal_square_sum
 
 _EPSILON = 1e-12
@@ -81,10 +81,10 @@ def spectral_contrastive(z_a, z_b, mu=1.0, divide_by_mu=True, return_terms=False
 
 
 @keras.saving.register_keras_serializable(package="kspectral")
-class SpectralContrastiveLoss(ObjectiveLoss):
-    """Keras loss calling :func:`spectral_contrastive`: ``SpectralContrastiveLoss()(z_a, z_b)``, one scalar per batch.
-
-    The two views take Keras' ``(y_true, y_pred)`` positions; the loss is symmetric in them.
+class SpectralContrastiveLoss(SignatureLoss):
+    """Keras loss calling :func:`spectral_contrastive`: ``SpectralContrastiveLoss()(z_a, z_b)``, one scalar per batch;
+    the hyper-parameters and their defaults are those of :func:`spectral_contrastive`. The loss is symmetric in
+    Keras' ``(y_true, y_pred)``.
 
     Example:
         >>> loss = SpectralContrastiveLoss(mu=2.0)
@@ -93,9 +93,9 @@ class SpectralContrastiveLoss(ObjectiveLoss):
     """
 
     objective = staticmethod(spectral_contrastive)
-
-    def __init__(self, mu=1.0, divide_by_mu=True, name="spectral_contrastive", dtype=None):
-        super().__init__(name, dtype, mu=check_positive(mu, "mu"), divide_by_mu=bool(divide_by_mu))
+    default_name = "spectral_contrastive"
+    positive = ("mu",)
+    flags = ("divide_by_mu",)
 
 
 __all__ = ["SpectralContrastiveLoss", "project_to_ball", "spectral_contrastive"]

@@ -22,14 +22,8 @@ import math
 import keras
 from keras import ops
 
-from kspectral.objectives._common import (
-    ObjectiveLoss,
-    check_embeddings,
-    check_nonnegative,
-    check_pair,
-    check_positive,
-    loss_or_terms,
-)
+from kspectral.objectives._common import SignatureLoss, check_embeddings, check_nonnegative, check_pair
+from kspectral.objectives._common import check_positive, loss_or_terms
 from kspectral.objectives.tensors import as_float, l2_normalize
 
 DEFAULT_EPSILON = math.sqrt(0.2)
@@ -117,10 +111,9 @@ def tcr(z_a, z_b, epsilon=DEFAULT_EPSILON, invariance_weight=200.0, return_terms
 
 
 @keras.saving.register_keras_serializable(package="kspectral")
-class TCRLoss(ObjectiveLoss):
-    """Keras loss calling :func:`tcr`: ``TCRLoss()(z_a, z_b)``, one scalar per batch.
-
-    The two views take Keras' ``(y_true, y_pred)`` positions; the loss is symmetric in them.
+class TCRLoss(SignatureLoss):
+    """Keras loss calling :func:`tcr`: ``TCRLoss()(z_a, z_b)``, one scalar per batch; the hyper-parameters and
+    their defaults are those of :func:`tcr`. The loss is symmetric in Keras' ``(y_true, y_pred)``.
 
     Example:
         >>> TCRLoss(invariance_weight=50.0).get_config()["invariance_weight"]
@@ -128,10 +121,9 @@ class TCRLoss(ObjectiveLoss):
     """
 
     objective = staticmethod(tcr)
-
-    def __init__(self, epsilon=DEFAULT_EPSILON, invariance_weight=200.0, name="tcr", dtype=None):
-        super().__init__(name, dtype, epsilon=check_positive(epsilon, "epsilon"),
-                         invariance_weight=check_nonnegative(invariance_weight, "invariance_weight"))
+    default_name = "tcr"
+    nonnegative = ("invariance_weight",)
+    positive = ("epsilon",)
 
 
 __all__ = ["DEFAULT_EPSILON", "TCRLoss", "coding_rate", "tcr"]

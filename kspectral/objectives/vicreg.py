@@ -10,14 +10,9 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from kspectral.objectives._common import (
-    ObjectiveLoss,
-    check_embeddings,
-    check_nonnegative,
-    check_pair,
-    check_positive,
-    loss_or_terms,
-)
+from kspectral.catalog import VICREG
+from kspectral.objectives._common import SignatureLoss, check_embeddings, check_nonnegative, check_pair
+from kspectral.objectives._common import check_positive, loss_or_terms
 from kspectral.objectives.tensors import as_float, batch_size, off_diagonal_square_sum
 from kspectral.errors import InputError
 
@@ -85,8 +80,8 @@ def _three_term_loss(terms, invariance_weight, variance_weight, covariance_weigh
 
 
 @keras.saving.register_keras_serializable(package="kspectral")
-def vicreg(z_a, z_b, invariance_weight=25.0, variance_weight=25.0, covariance_weight=1.0, epsilon=1e-4,
-           return_terms=False):
+def vicreg(z_a, z_b, invariance_weight=VICREG.invariance_weight, variance_weight=VICREG.variance_weight,
+           covariance_weight=VICREG.covariance_weight, epsilon=VICREG.epsilon, return_terms=False):
     """VICReg loss (Bardes et al. 2022, arXiv:2105.04906, Eq. 6), as the official ``main_vicreg.py`` computes it.
 
     ``L = λ · mean((z_a − z_b)²) + μ · [v(z_a) + v(z_b)] / 2 + ν · [c(z_a) + c(z_b)]`` with the standard-deviation
@@ -181,8 +176,9 @@ def _exp_family_terms(z_a, z_b, temperature, epsilon, transpose, center_dimensio
 
 
 @keras.saving.register_keras_serializable(package="kspectral")
-def vicreg_exp(z_a, z_b, invariance_weight=25.0, variance_weight=25.0, covariance_weight=1.0, temperature=0.1,
-               epsilon=1e-4, return_terms=False):
+def vicreg_exp(z_a, z_b, invariance_weight=VICREG.invariance_weight, variance_weight=VICREG.variance_weight,
+               covariance_weight=VICREG.covariance_weight, temperature=0.1, epsilon=VICREG.epsilon,
+               return_terms=False):
     """VICReg-exp (Garrido et al. 2023, arXiv:2206.02574, Eq. 12): VICReg with the covariance penalty ``c_exp``.
 
     ``L = λ · mean((z_a − z_b)²) + μ · [v(z_a) + v(z_b)] / 2 + ν · [c_exp(z_a) + c_exp(z_b)]``: only the
@@ -217,8 +213,9 @@ def vicreg_exp(z_a, z_b, invariance_weight=25.0, variance_weight=25.0, covarianc
 
 
 @keras.saving.register_keras_serializable(package="kspectral")
-def vicreg_ctr(z_a, z_b, invariance_weight=10.0, variance_weight=25.0, covariance_weight=1.0, temperature=0.1,
-               epsilon=1e-4, center_dimensions=False, return_terms=False):
+def vicreg_ctr(z_a, z_b, invariance_weight=10.0, variance_weight=VICREG.variance_weight,
+               covariance_weight=VICREG.covariance_weight, temperature=0.1, epsilon=VICREG.epsilon,
+               center_dimensions=False, return_terms=False):
     """VICReg-ctr (Garrido et al. 2023, arXiv:2206.02574, Eq. 13): VICReg-exp on the transposed embeddings.
 
     ``L = λ · mean((z_a − z_b)²) + μ · [v(z_aᵀ) + v(z_bᵀ)] / 2 + ν · [c_exp(z_aᵀ) + c_exp(z_bᵀ)]``, with ``v`` and
@@ -258,12 +255,16 @@ def vicreg_ctr(z_a, z_b, invariance_weight=10.0, variance_weight=25.0, covarianc
     return _three_term_loss(terms, invariance_weight, variance_weight, covariance_weight, return_terms)
 
 
+_WEIGHTS = ("invariance_weight", "variance_weight", "covariance_weight")
+
+
 @keras.saving.register_keras_serializable(package="kspectral")
-class VICRegLoss(ObjectiveLoss):
+class VICRegLoss(SignatureLoss):
     """Keras loss calling :func:`vicreg`: ``VICRegLoss()(z_a, z_b)`` returns the batch's scalar loss.
 
-    The two views take Keras' ``(y_true, y_pred)`` positions; the loss is symmetric in them. One scalar per batch
-    (the terms are batch statistics), in the inputs' float dtype unless ``dtype`` is given.
+    The hyper-parameters and their defaults are those of :func:`vicreg`. The two views take Keras' ``(y_true,
+    y_pred)`` positions; the loss is symmetric in them. One scalar per batch (the terms are batch statistics), in
+    the inputs' float dtype unless ``dtype`` is given.
 
     Example:
         >>> loss = VICRegLoss(invariance_weight=25.0)
@@ -272,20 +273,14 @@ class VICRegLoss(ObjectiveLoss):
     """
 
     objective = staticmethod(vicreg)
-
-    def __init__(self, invariance_weight=25.0, variance_weight=25.0, covariance_weight=1.0, epsilon=1e-4,
-                 name="vicreg", dtype=None):
-        super().__init__(name, dtype, invariance_weight=check_nonnegative(invariance_weight, "invariance_weight"),
-                         variance_weight=check_nonnegative(variance_weight, "variance_weight"),
-                         covariance_weight=check_nonnegative(covariance_weight, "covariance_weight"),
-                         epsilon=check_positive(epsilon, "epsilon"))
+    default_name = "vicreg"
+    nonnegative = _WEIGHTS
+    positive = ("epsilon",)
 
 
 @keras.saving.register_keras_serializable(package="kspectral")
-class VICRegExpLoss(ObjectiveLoss):
-    """Keras loss calling :func:`vicreg_exp`: ``VICRegExpLoss()(z_a, z_b)``, one scalar per batch.
-
-    The two views take Keras' ``(y_true, y_pred)`` positions; the loss is symmetric in them.
+class VICRegExpLoss(SignatureLoss):
+    """Keras loss calling :func:`vicreg_exp` (its hyper-parameters and defaults), one scalar per batch.
 
     Example:
         >>> VICRegExpLoss(temperature=0.2).get_config()["temperature"]
@@ -293,21 +288,14 @@ class VICRegExpLoss(ObjectiveLoss):
     """
 
     objective = staticmethod(vicreg_exp)
-
-    def __init__(self, invariance_weight=25.0, variance_weight=25.0, covariance_weight=1.0, temperature=0.1,
-                 epsilon=1e-4, name="vicreg_exp", dtype=None):
-        super().__init__(name, dtype, invariance_weight=check_nonnegative(invariance_weight, "invariance_weight"),
-                         variance_weight=check_nonnegative(variance_weight, "variance_weight"),
-                         covariance_weight=check_nonnegative(covariance_weight, "covariance_weight"),
-                         temperature=check_positive(temperature, "temperature"),
-                         epsilon=check_positive(epsilon, "epsilon"))
+    default_name = "vicreg_exp"
+    nonnegative = _WEIGHTS
+    positive = ("temperature", "epsilon")
 
 
 @keras.saving.register_keras_serializable(package="kspectral")
-class VICRegCtrLoss(ObjectiveLoss):
-    """Keras loss calling :func:`vicreg_ctr`: ``VICRegCtrLoss()(z_a, z_b)``, one scalar per batch.
-
-    The two views take Keras' ``(y_true, y_pred)`` positions; the loss is symmetric in them.
+class VICRegCtrLoss(SignatureLoss):
+    """Keras loss calling :func:`vicreg_ctr` (its hyper-parameters and defaults), one scalar per batch.
 
     Example:
         >>> VICRegCtrLoss(center_dimensions=True).get_config()["center_dimensions"]
@@ -315,14 +303,10 @@ class VICRegCtrLoss(ObjectiveLoss):
     """
 
     objective = staticmethod(vicreg_ctr)
-
-    def __init__(self, invariance_weight=10.0, variance_weight=25.0, covariance_weight=1.0, temperature=0.1,
-                 epsilon=1e-4, center_dimensions=False, name="vicreg_ctr", dtype=None):
-        super().__init__(name, dtype, invariance_weight=check_nonnegative(invariance_weight, "invariance_weight"),
-                         variance_weight=check_nonnegative(variance_weight, "variance_weight"),
-                         covariance_weight=check_nonnegative(covariance_weight, "covariance_weight"),
-                         temperature=check_positive(temperature, "temperature"),
-                         epsilon=check_positive(epsilon, "epsilon"), center_dimensions=bool(center_dimensions))
+    default_name = "vicreg_ctr"
+    nonnegative = _WEIGHTS
+    positive = ("temperature", "epsilon")
+    flags = ("center_dimensions",)
 
 __all__ = [
     "VICRegCtrLoss",

@@ -26,7 +26,8 @@ from kspectral.runs.config import (
     with_defaults,
 )
 from kspectral.runs.checkpoints import restore_checkpoint, write_checkpoint
-from kspectral.runs.problem import GRAPHS, REGIMES, GraphProblem, augmented_views, build_problem, fit_baseline
+from kspectral.runs.problem import GRAPHS, GraphProblem, augmented_views, build_problem, fit_baseline
+from kspectral.spectral.baselines import REGIMES
 from kspectral.runs.rundir import check_run_dir, default_run_dir, prepare_run_dir
 from kspectral.runs.table import ProbeRow, probe_dict, probe_row
 from kspectral.runs.workflows import RunResult, SpectralResult, build_model, load_run_model, probe, spectral, train

@@ -214,8 +214,8 @@ def build_optimizers(model):
     """Create the variables of the model's optimizer (and the online probe's), so that a checkpoint can fill them."""
     if model.optimizer is not None and not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
-    if hasattr(model, "_build_probe_optimizer"):
-        model._build_probe_optimizer()
+    if getattr(model, "online_probe", None) is not None:
+        model.online_probe.build_optimizer()
 
 
 def restore_metric_states(model, states):

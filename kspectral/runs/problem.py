@@ -10,12 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from kspectral.catalog import GRAPHS, REGIMES  # noqa: F401  (re-exported: runs.GRAPHS)
 from kspectral.errors import InputError
 
-#: graph specifications :func:`build_problem` takes
-GRAPHS = ("knn:K", "labels", "pairs", "augment")
-#: the regimes of a closed form
-REGIMES = ("linear", "nonparametric")
 
 
 @dataclass
@@ -74,12 +72,13 @@ def dataset_augmenter(dataset, preset=None, options=None, seed=None):
     with ``seed`` (``None`` draws fresh randomness); a Keras layer or a sequence of them is returned as it is.
     """
     from kspectral.data import augmenter_for
+    from kspectral.data.views import view_augmenters
 
     if preset is not None and not isinstance(preset, str):
         if options:
             raise InputError("augment_options go with a preset name; set the options of your own augmenter when "
                              "you build it")
-        _views_of(preset)  # checks it
+        view_augmenters(preset)  # checks it
         return preset
     name = preset or dataset.default_augment
     try:
@@ -88,17 +87,6 @@ def dataset_augmenter(dataset, preset=None, options=None, seed=None):
         if len(dataset.image_shape) != 3 or dataset.default_augment is None:
             raise InputError(f"{dataset.name}: {exc}") from None
         raise
-
-
-def _views_of(aug):
-    """The augmenters of the views: one augmenter twice, or every augmenter of a sequence (e.g. BYOL's pair, or
-    multi-crop's two large views and its small ones)."""
-    views = tuple(aug) if isinstance(aug, (list, tuple)) and len(aug) >= 2 else (aug, aug)
-    for a in views:
-        if not callable(a) or isinstance(a, (list, tuple)):
-            raise TypeError(f"an augmenter is a callable Keras layer/model, a sequence of them (one per view) or a "
-                            f"preset name (kspectral.data.AUGMENTERS), got {type(aug).__name__}")
-    return views
 
 
 def _flat_view(view, size=None):
@@ -118,7 +106,7 @@ def augmented_views(x, augmenter, rounds=1, seed=0, *, batch_size=VIEW_BATCH, sh
     Views are drawn as :func:`kspectral.data.augmented_pairs` draws the batches of its resumable stream (the stream
     ``kspectral train`` fits on): round ``r`` goes over the images in batches of ``batch_size``; before batch ``t``
     (counted over all rounds) is augmented, the state of every ``SeedGenerator`` of the augmenters is set to
-    ``(its seed, 64·t)``, then the views are drawn in order (view a, view b, ...). So, for the same augmenter (or preset and ``seed``),
+    ``(its seed, 64·t)`` (:func:`kspectral.data.seeding.reseed`), then the views are drawn in order (view a, view b, ...). So, for the same augmenter (or preset and ``seed``),
     the views are exactly those of ``augmented_pairs(x, augmenter, batch_size, seed=seed, shuffle=shuffle,
     drop_remainder=drop_remainder, start_step=0)``, batch for batch:
 
@@ -171,7 +159,8 @@ def augmented_views(x, augmenter, rounds=1, seed=0, *, batch_size=VIEW_BATCH, sh
 
     from kspectral._validation import check_positive_int
     from kspectral.data.datasets import ImageDataset, augmenter_for
-    from kspectral.data.pairs import SEED_STRIDE, seed_states
+    from kspectral.data.seeding import reseed, seed_states
+    from kspectral.data.views import view_augmenters
     from kspectral.spectral import pair_graph
 
     images = x.x_train if isinstance(x, ImageDataset) else x
@@ -186,13 +175,12 @@ def augmented_views(x, augmenter, rounds=1, seed=0, *, batch_size=VIEW_BATCH, sh
     elif augment_options:
         raise InputError("augment_options go with a preset name; set the options of your own augmenter when you "
                          "build it")
-    augmenters = _views_of(augmenter)
+    augmenters = view_augmenters(augmenter)
     per_pass = n // batch_size if drop_remainder else math.ceil(n / batch_size)
     if per_pass == 0:
         raise InputError(f"batch_size={batch_size} with drop_remainder=True leaves none of the {n} images; use at "
                          f"most {n}")
     states = seed_states(list(augmenters))
-    bases = [int(np.asarray(s.numpy())[0]) for s in states]
     drawn, index = [[] for _ in augmenters], []
     for r in range(rounds):
         order = np.arange(n)
@@ -201,8 +189,7 @@ def augmented_views(x, augmenter, rounds=1, seed=0, *, batch_size=VIEW_BATCH, sh
                                                              seed=tf.constant([seed, r], tf.int64)).numpy()
         for b in range(per_pass):
             t = r * per_pass + b
-            for state, base in zip(states, bases):
-                state.assign(np.array([base, SEED_STRIDE * t], dtype=np.int64))
+            reseed(states, t)
             rows = order[b * batch_size:(b + 1) * batch_size]
             batch = tf.constant(images[rows])
             views = [aug(batch, training=True) for aug in augmenters]
@@ -273,7 +260,9 @@ def build_problem(dataset, spec, *, transductive=False, rounds=4, seed=0, max_sa
             problem.index = rows[problem.index]
         return problem
     if spec == "augment":
-        aug = _views_of(dataset_augmenter(dataset, augment, augment_options, seed=seed))[0]
+        from kspectral.data.views import view_augmenters
+
+        aug = view_augmenters(dataset_augmenter(dataset, augment, augment_options, seed=seed))[0]
         images = X.reshape(len(X), *dataset.image_shape).astype(np.float32)
         graph = augmentation_graph(images, aug, draws=rounds, k=5, seed=seed, batch_size=batch_size)
         return GraphProblem(X, graph, f"augmentation graph of {where} images ({rounds} draws, k=5)", spec,

@@ -15,7 +15,6 @@ from kspectral.runs.execution import prepare as prepare_execution
 from kspectral.runs.honesty import online_probe_warnings
 from kspectral.runs.problem import (
     GRAPHS,
-    REGIMES,
     build_problem,
     canonical_method,
     check_graph_spec,
@@ -37,6 +36,7 @@ from kspectral.runs.rundir import (
     write_json,
 )
 from kspectral.runs.table import ProbeTable, check_probes, probe_dict, probe_row, table_warnings
+from kspectral.spectral.baselines import REGIMES
 from kspectral.errors import InputError
 
 

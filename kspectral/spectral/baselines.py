@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from kspectral import catalog
 from kspectral._validation import check_matrix, check_positive_int
 from kspectral.errors import InputError
 
@@ -29,7 +30,7 @@ from kspectral.errors import InputError
 # the estimators are imported by the functions that use them.
 
 STATUSES = ("theorem", "derived", "analogy")
-REGIMES = ("nonparametric", "linear")
+REGIMES = catalog.REGIMES
 
 
 @dataclass(frozen=True)

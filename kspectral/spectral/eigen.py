@@ -103,6 +103,14 @@ from kspectral.spectral.laplacian import laplacian
 from kspectral.errors import InputError
 
 SOLVERS = ("auto", "dense", "lanczos", "shift_invert", "lobpcg", "amg")
+
+
+def check_solver(solver, solvers=SOLVERS):
+    """``solver`` if it is one of ``solvers`` (default :data:`SOLVERS`), else an ``InputError`` listing them."""
+    if solver not in solvers:
+        raise InputError(f"unknown eigensolver {solver!r}; choose one of {', '.join(solvers)}")
+    return solver
+
 #: Components of at most this many nodes use dense ``eigh`` under ``"auto"``.
 DENSE_MAX_NODES = 400
 #: ... and so do components of at most this many nodes when a third of their spectrum or more is asked for.
@@ -384,8 +392,7 @@ def component_bottom_eigenpairs(Lc, m, *, solver="auto", seed=0, tol=1e-8, maxit
         return np.zeros(0), np.zeros((n, 0))
     if m > n - 1:
         raise InputError(f"a component of {n} nodes has only {n - 1} non-zero eigenpairs, {m} requested")
-    if solver not in SOLVERS:
-        raise InputError(f"unknown eigensolver {solver!r}; choose one of {', '.join(SOLVERS)}")
+    check_solver(solver)
     if solver == "auto":
         solver, dim = _auto_solver(Lc, m)
         if solver == "amg":
@@ -492,8 +499,7 @@ def laplacian_eigenvectors(G, k, *, solver="auto", seed=0, tol=1e-8):
         ``(values, vectors)``: shapes ``(k,)`` ascending and ``(N, k)`` with orthonormal columns, each orthogonal
         to the constant vector.
     """
-    if solver not in SOLVERS:
-        raise InputError(f"unknown eigensolver {solver!r}; choose one of {', '.join(SOLVERS)}")
+    check_solver(solver)
     G, N, labels, n_comp, order, n_zero, remaining, by_label, work = _plan(G, k)
     vals = [np.zeros(n_zero)]
     vecs = [_component_indicator_basis(labels, n_comp, n_zero, order)] if n_zero else []

@@ -40,6 +40,14 @@ def _int_seed(random_state):
     return int(_sklearn_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
+
+def _store_parameters(estimator, arguments):
+    """Keep an estimator's constructor ``arguments`` (its ``locals()``) as attributes of the same names, unchanged,
+    as scikit-learn's ``get_params`` / ``clone`` expect."""
+    for name, value in arguments.items():
+        if name != "self":
+            setattr(estimator, name, value)
+
 class _GraphEstimator(TransformerMixin, BaseEstimator):
     """Shared graph handling: the ``graph`` parameter, or ``fit(X, y, graph=G)``."""
 
@@ -129,12 +137,7 @@ class LaplacianEigenmaps(_NonparametricEstimator):
 
     def __init__(self, n_components=2, graph="knn:10", variant="hard", invariance_weight=1.0, variance_weight=1.0,
                  solver="auto"):
-        self.n_components = n_components
-        self.graph = graph
-        self.variant = variant
-        self.invariance_weight = invariance_weight
-        self.variance_weight = variance_weight
-        self.solver = solver
+        _store_parameters(self, locals())
 
     def _solve(self, G):
         if self.variant == "hard":
@@ -160,10 +163,7 @@ class SpectralContrastiveEmbedding(_NonparametricEstimator):
     """
 
     def __init__(self, n_components=2, graph="knn:10", weighted=True, solver="auto"):
-        self.n_components = n_components
-        self.graph = graph
-        self.weighted = weighted
-        self.solver = solver
+        _store_parameters(self, locals())
 
     def _solve(self, G):
         return _np.spectral_contrastive_embedding(G, self.n_components, weighted=self.weighted, solver=self.solver)
@@ -177,8 +177,7 @@ class BarlowTwinsEmbedding(_NonparametricEstimator):
     """
 
     def __init__(self, n_components=2, graph="knn:10"):
-        self.n_components = n_components
-        self.graph = graph
+        _store_parameters(self, locals())
 
     def _solve(self, G):
         return _np.barlow_twins_invariant(G, self.n_components)
@@ -189,9 +188,7 @@ class SimplexEmbedding(_NonparametricEstimator):
     collapse onto a regular simplex (:func:`~kspectral.spectral.simclr_simplex`)."""
 
     def __init__(self, n_components=2, graph="precomputed", temperature=0.5):
-        self.n_components = n_components
-        self.graph = graph
-        self.temperature = temperature
+        _store_parameters(self, locals())
 
     def _solve(self, G):
         return _np.simclr_simplex(G, self.n_components, temperature=self.temperature)
@@ -214,10 +211,7 @@ class GraphIsomap(_NonparametricEstimator):
     """
 
     def __init__(self, n_components=2, graph="precomputed", lengths="hops", solver="auto"):
-        self.n_components = n_components
-        self.graph = graph
-        self.lengths = lengths
-        self.solver = solver
+        _store_parameters(self, locals())
 
     def _solve(self, G):
         D = graph_geodesic_distances(G, self.lengths)
@@ -239,9 +233,7 @@ class SpectralClustering(ClusterMixin, _NonparametricEstimator):
     """
 
     def __init__(self, n_clusters=8, graph="knn:10", random_state=0):
-        self.n_clusters = n_clusters
-        self.graph = graph
-        self.random_state = random_state
+        _store_parameters(self, locals())
 
     def _solve(self, G):
         return spectral_clustering(G, self.n_clusters, seed=_int_seed(self.random_state))
@@ -271,11 +263,7 @@ class LinearVICReg(_LinearEstimator):
     """
 
     def __init__(self, n_components=2, graph="knn:10", variant="hard", invariance_weight=1.0, ridge=0.0):
-        self.n_components = n_components
-        self.graph = graph
-        self.variant = variant
-        self.invariance_weight = invariance_weight
-        self.ridge = ridge
+        _store_parameters(self, locals())
 
     def _solve(self, X, G):
         return _linear.linear_vicreg(X, G, self.n_components, variant=self.variant,
@@ -286,9 +274,7 @@ class LPP(_LinearEstimator):
     """Locality preserving projections (He & Niyogi 2003): ``XᵀLX w = ν XᵀDX w`` (:func:`~kspectral.spectral.lpp`)."""
 
     def __init__(self, n_components=2, graph="knn:10", ridge=0.0):
-        self.n_components = n_components
-        self.graph = graph
-        self.ridge = ridge
+        _store_parameters(self, locals())
 
     def _solve(self, X, G):
         return _linear.lpp(X, G, self.n_components, ridge=self.ridge)
@@ -300,14 +286,7 @@ class KernelLPP(_LinearEstimator):
 
     def __init__(self, n_components=2, graph="knn:10", kernel="rbf", gamma=None, degree=3, coef0=1.0,
                  constraint="covariance", ridge=1e-8):
-        self.n_components = n_components
-        self.graph = graph
-        self.kernel = kernel
-        self.gamma = gamma
-        self.degree = degree
-        self.coef0 = coef0
-        self.constraint = constraint
-        self.ridge = ridge
+        _store_parameters(self, locals())
 
     def _solve(self, X, G):
         return _linear.kernel_lpp(X, G, self.n_components, kernel=self.kernel, gamma=self.gamma, degree=self.degree,
@@ -319,10 +298,7 @@ class LinearSpectralContrastive(_LinearEstimator):
     onto ``span X`` (:func:`~kspectral.spectral.linear_spectral_contrastive`)."""
 
     def __init__(self, n_components=2, graph="knn:10", weighted=True, fit_intercept=False):
-        self.n_components = n_components
-        self.graph = graph
-        self.weighted = weighted
-        self.fit_intercept = fit_intercept
+        _store_parameters(self, locals())
 
     def _solve(self, X, G):
         return _linear.linear_spectral_contrastive(X, G, self.n_components, weighted=self.weighted,
@@ -340,9 +316,7 @@ class LinearBarlowTwins(_LinearEstimator):
     """
 
     def __init__(self, n_components=2, graph="knn:10", ridge=0.0):
-        self.n_components = n_components
-        self.graph = graph
-        self.ridge = ridge
+        _store_parameters(self, locals())
 
     def _solve(self, X, G):
         if is_pair_graph(G):
@@ -369,10 +343,7 @@ class LinearSpectralClustering(ClusterMixin, _LinearEstimator):
     """
 
     def __init__(self, n_clusters=8, graph="knn:10", random_state=0, ridge=0.0):
-        self.n_clusters = n_clusters
-        self.graph = graph
-        self.random_state = random_state
-        self.ridge = ridge
+        _store_parameters(self, locals())
 
     def _solve(self, X, G):
         from sklearn.cluster import KMeans

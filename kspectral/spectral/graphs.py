@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from scipy.sparse import csgraph
 
 from kspectral._validation import check_labels, check_matrix, check_positive_int, check_random_state
-from kspectral.errors import InputError
+from kspectral.errors import InputError, InputTypeError
 
 # Past this many stored entries a label graph (one clique per class) is refused: it grows as Σ n_c².
 MAX_LABEL_GRAPH_EDGES = 50_000_000
@@ -320,22 +320,24 @@ def _drop_self(idx, dist, k):
     return idx, dist
 
 
-def _augmenters(augment, X, seed):
+def _augmenters(augment):
     """``[(function, takes_rng)]``: the augmentation of each view, cycled over the draws (see augmentation_graph)."""
     import inspect
 
-    if isinstance(augment, str):  # a preset: kspectral.data builds it (TensorFlow is imported here, only here)
-        from kspectral.data.datasets import augmenter_for
-
-        augment = augmenter_for(X.shape[1:], augment, seed=seed)
+    if isinstance(augment, str):  # presets are Keras layers: kspectral.data builds them, this package imports no TF
+        raise InputTypeError(
+            f"augment={augment!r} is a preset name; kspectral.spectral builds no augmenters: call "
+            f"kspectral.data.augmentation_graph(X, {augment!r}, ...), which sets the preset up for the images, or pass "
+            f"the layer, e.g. kspectral.data.augmenter_for(X.shape[1:], {augment!r}, seed=...)"
+        )
     parts = list(augment) if isinstance(augment, (list, tuple)) else [augment]
     if not parts:
         raise InputError("augment is an empty sequence; give one augmenter, or one per view")
     out = []
     for part in parts:
         if not callable(part):
-            raise TypeError(f"augment must be a callable augment(batch), a Keras layer, a sequence of them or a preset "
-                            f"name, got {type(part).__name__}")
+            raise TypeError(f"augment must be a callable augment(batch), a Keras layer or a sequence of them (a preset "
+                            f"name goes to kspectral.data.augmentation_graph), got {type(part).__name__}")
         if callable(getattr(part, "call", None)):  # a Keras layer or model (duck typing)
             out.append((lambda batch, layer=part: layer(np.asarray(batch, np.float32), training=True), False))
             continue
@@ -357,8 +359,10 @@ def augmentation_graph(X, augment, *, draws=4, k=5, seed=0, batch_size=None):
     links between a view of ``i`` and a view of ``j`` (``i ≠ j``), symmetrised. Two samples are connected when their
     augmentation distributions overlap.
 
-    The module stays free of TensorFlow: an augmenter is anything that maps a batch to a batch, detected by duck
-    typing, so the augmenter that feeds a model (``kspectral.data.augmented_pairs``) also feeds this graph.
+    The module stays free of TensorFlow and of :mod:`kspectral.data`: an augmenter is anything that maps a batch to a
+    batch, detected by duck typing, so the augmenter that feeds a model (``kspectral.data.augmented_pairs``) also
+    feeds this graph. A preset name is the data side's: :func:`kspectral.data.augmentation_graph` builds the preset
+    for the images and calls this function.
 
     Args:
         X: samples, shape ``(N, ...)`` (images are flattened for the neighbour search).
@@ -370,12 +374,10 @@ def augmentation_graph(X, augment, *, draws=4, k=5, seed=0, batch_size=None):
             - a callable ``augment(batch)`` returning a batch of the same shape;
             - the numpy form ``augment(batch, rng)`` (a callable with exactly two required positional parameters),
               given a ``numpy.random.Generator`` seeded with ``seed``;
-            - a preset name (``"cifar"``, ``"digits"``, ... of ``kspectral.data.AUGMENTERS``), set up for the images'
-              shape and seeded with ``seed`` (this imports TensorFlow);
             - a sequence of the above (e.g. a pair of Keras layers): draw ``d`` uses ``augment[d mod len]``.
         draws: augmented views per sample.
         k: neighbours per view.
-        seed: the seed of the numpy form's generator and of a preset.
+        seed: the seed of the numpy form's generator.
         batch_size: samples augmented per call (``None``: all ``N`` at once); each call of a Keras layer advances
             its random state.
 
@@ -397,7 +399,7 @@ def augmentation_graph(X, augment, *, draws=4, k=5, seed=0, batch_size=None):
     n = X.shape[0]
     step = n if batch_size is None else check_positive_int(batch_size, "batch_size")
     rng = check_random_state(seed)
-    functions = _augmenters(augment, X, seed)
+    functions = _augmenters(augment)
     views = []
     for d in range(draws):
         function, takes_rng = functions[d % len(functions)]

@@ -29,6 +29,7 @@ import scipy.sparse as sp
 from kspectral._validation import check_matrix, check_nonnegative, check_positive, check_positive_int
 from kspectral.spectral.graphs import validate_graph
 from kspectral.spectral.laplacian import laplacian
+from kspectral.catalog import VICREG
 from kspectral.errors import InputError
 
 VICREG_VARIANTS = ("hard", "quadratic")
@@ -416,8 +417,8 @@ class GFormWeights:
     gamma: float
 
 
-def vicreg_weights_to_gform(invariance_weight=25.0, variance_weight=25.0, covariance_weight=1.0, *, dim, n=None,
-                            n_rows=None):
+def vicreg_weights_to_gform(invariance_weight=VICREG.invariance_weight, variance_weight=VICREG.variance_weight,
+                            covariance_weight=VICREG.covariance_weight, *, dim, n=None, n_rows=None):
     """Map the official VICReg weights ``(λ, μ, ν)`` to the G-form ``(γ, α, β)`` of the closed forms.
 
     The VICReg loss (Bardes, Ponce & LeCun 2022, arXiv:2105.04906, §3; defaults λ = μ = 25, ν = 1, as

@@ -32,7 +32,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from kspectral._validation import check_matrix, check_nonnegative, check_positive, check_positive_int
-from kspectral.spectral.eigen import laplacian_eigenvectors
+from kspectral.spectral.eigen import check_solver, laplacian_eigenvectors
 from kspectral.spectral.graphs import (
     clique_structure,
     connected_components,
@@ -142,8 +142,7 @@ def _top_eigenpairs(A, k, *, solver="auto", seed=0, tol=1e-10):
     ``"dense"``: ``scipy.linalg.eigh`` on the top index range; ``"arpack"``: ``scipy.sparse.linalg.eigsh`` with
     ``which="LA"``; ``"auto"``: dense up to :data:`DENSE_TOP_MAX_NODES` rows (or ``k ≥ N/3``), else ARPACK.
     """
-    if solver not in TOP_SOLVERS:
-        raise InputError(f"unknown eigensolver {solver!r}; choose one of {', '.join(TOP_SOLVERS)}")
+    check_solver(solver, TOP_SOLVERS)
     n = A.shape[0]
     if solver == "auto":
         solver = "dense" if n <= DENSE_TOP_MAX_NODES or k >= n // 3 else "arpack"

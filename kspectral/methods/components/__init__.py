@@ -5,12 +5,17 @@
   (:func:`momentum_schedule`);
 - :class:`Predictor`: a prediction head on the projector's output;
 - :class:`EmbeddingQueue`: a first-in first-out bank of past embeddings (negatives or a support set);
-- :class:`Centre`: an exponential moving average of a batch statistic (e.g. the teacher's mean logits).
+- :class:`Centre`: an exponential moving average of a batch statistic (e.g. the teacher's mean logits);
+- :class:`OnlineProbe`: a linear classifier trained on the detached representations beside the objective;
+- :class:`DeviceAugmentation`: the views drawn inside the train step, on the accelerator.
 """
 
 from kspectral.methods.components.centre import Centre
+from kspectral.methods.components.device_augmentation import DeviceAugmentation
+from kspectral.methods.components.online_probe import OnlineProbe
 from kspectral.methods.components.predictor import Predictor
 from kspectral.methods.components.queue import EmbeddingQueue
 from kspectral.methods.components.teacher import MomentumTeacher, momentum_schedule
 
-__all__ = ["Centre", "EmbeddingQueue", "MomentumTeacher", "Predictor", "momentum_schedule"]
+__all__ = ["Centre", "DeviceAugmentation", "EmbeddingQueue", "MomentumTeacher", "OnlineProbe", "Predictor",
+           "momentum_schedule"]

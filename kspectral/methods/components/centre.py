@@ -22,6 +22,10 @@ class Centre(keras.layers.Layer):
     Args:
         dim: the dimension.
         momentum: ``m ∈ [0, 1)`` (DINO: 0.9).
+        source: ``None`` (the method calls :meth:`update` itself), or the name of an output of the model's forward
+            pass (a tensor or a per-view list, e.g. the teacher's logits of the global views): the model then updates
+            the centre from those outputs of the **global** batch after every optimizer step
+            (:meth:`update_after_step`), after the objective has used the centre, as DINO's ``update_center``.
 
     Example:
         >>> import numpy as np
@@ -31,8 +35,9 @@ class Centre(keras.layers.Layer):
         [0.2, 0.4]
     """
 
-    def __init__(self, dim, momentum=0.9, **kwargs):
+    def __init__(self, dim, momentum=0.9, source=None, **kwargs):
         super().__init__(**kwargs)
+        self.source = None if source is None else str(source)
         self.dim = check_positive_int(dim, "dim")
         self.momentum = check_number(momentum, "momentum", minimum=0.0, maximum=1.0)
         if self.momentum == 1.0:
@@ -55,11 +60,21 @@ class Centre(keras.layers.Layer):
         mean = ops.mean(batch, axis=0)
         self.centre.assign(self.momentum * self.centre + (1.0 - self.momentum) * mean)
 
+    def update_after_step(self, model, step, outputs):
+        """Update from ``outputs[source]`` (the gathered outputs of the step's forward pass) when :attr:`source` is
+        set."""
+        if self.source is None:
+            return
+        if self.source not in outputs:
+            raise InputError(f"the centre's source {self.source!r} is not an output of the forward pass "
+                             f"(outputs: {', '.join(sorted(outputs))}); name one of them")
+        self.update(outputs[self.source])
+
     def call(self, inputs):
         """``inputs − centre``."""
         return inputs - ops.cast(self.value, inputs.dtype)
 
     def get_config(self):
         config = super().get_config()
-        config.update(dim=self.dim, momentum=self.momentum)
+        config.update(dim=self.dim, momentum=self.momentum, source=self.source)
         return config

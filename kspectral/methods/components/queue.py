@@ -27,6 +27,10 @@ class EmbeddingQueue(keras.layers.Layer):
         dim: the embedding dimension.
         normalize: L2-normalise the rows that are pushed (and the initial rows), as MoCo's keys are.
         seed: seed of the initial rows.
+        source: ``None`` (the method calls :meth:`push` itself), or the name of an output of the model's forward pass
+            (e.g. ``"k_b"``, the teacher's keys of the second view; a per-view list is pushed view after view): the
+            model then pushes those rows of the **global** batch after every optimizer step
+            (:meth:`update_after_step`), after the objective has read the queue, as MoCo enqueues after its update.
 
     Example:
         >>> import numpy as np
@@ -36,8 +40,9 @@ class EmbeddingQueue(keras.layers.Layer):
         ([[0.6, 0.8], [0.0, 1.0]], 2)
     """
 
-    def __init__(self, size, dim, normalize=True, seed=0, **kwargs):
+    def __init__(self, size, dim, normalize=True, seed=0, source=None, **kwargs):
         super().__init__(**kwargs)
+        self.source = None if source is None else str(source)
         self.size = check_positive_int(size, "size")
         self.dim = check_positive_int(dim, "dim")
         self.normalize = bool(normalize)
@@ -67,11 +72,21 @@ class EmbeddingQueue(keras.layers.Layer):
         self.position.assign((self.position + count) % self.size)
         self.filled.assign(ops.minimum(self.filled + count, self.size))
 
+    def update_after_step(self, model, step, outputs):
+        """Push ``outputs[source]`` (the gathered outputs of the step's forward pass) when :attr:`source` is set."""
+        if self.source is None:
+            return
+        if self.source not in outputs:
+            raise InputError(f"the queue's source {self.source!r} is not an output of the forward pass "
+                             f"(outputs: {', '.join(sorted(outputs))}); name one of them")
+        rows = outputs[self.source]
+        self.push(ops.concatenate(list(rows), axis=0) if isinstance(rows, (list, tuple)) else rows)
+
     def call(self, inputs=None):
         """The rows, ``(size, dim)`` (no gradient flows into them)."""
         return ops.stop_gradient(ops.convert_to_tensor(self.rows))
 
     def get_config(self):
         config = super().get_config()
-        config.update(size=self.size, dim=self.dim, normalize=self.normalize, seed=self.seed)
+        config.update(size=self.size, dim=self.dim, normalize=self.normalize, seed=self.seed, source=self.source)
         return config

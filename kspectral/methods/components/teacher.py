@@ -120,9 +120,10 @@ class MomentumTeacher(keras.layers.Layer):
                 self.build(input_shape)
             self.initialize(self.online_networks(model))
 
-    def update_after_step(self, model, step):
+    def update_after_step(self, model, step, outputs=None):
         """The model's hook (:meth:`~kspectral.methods.SSLModel.after_optimizer_step`): :meth:`update` from the
-        model's ``source`` networks; nothing without a ``source``."""
+        model's ``source`` networks; nothing without a ``source``. (``outputs``, the step's forward pass, is not
+        used: the average depends on the weights alone.)"""
         if self.source is not None:
             self.update(self.online_networks(model), step)
 
