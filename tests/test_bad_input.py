@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import keras
@@ -444,23 +443,21 @@ def test_ctrl_c_during_train_prints_the_resume_line_and_keeps_the_checkpoint(tmp
     from kspectral.runs.checkpoints import committed
 
     out = tmp_path / "run"
-    command = [sys.executable, "-c", "from kspectral_cli.main import main; main()", "train", "--epochs", "500",
+    launcher = Path(__file__).parent / "scripts" / "kspectral_killed_at.py"
+    # Ctrl-C at a known step (the child sends itself SIGINT right after step 7, the checkpoint of step 6 written)
+    command = [sys.executable, str(launcher), "--kill-at-step", "7", "--signal", "INT", "--", "train", "--epochs", "500",
                "--batch-size", "64", "--set", 'encoder_widths="16"', "--projector", "16-16", "--baseline-dim", "4",
-               "--set", "tensorboard=false", "--out", str(out)]
+               "--set", "tensorboard=false", "--set", "checkpoint_every=3", "--out", str(out)]
     # a child of a shell that ignores SIGINT would ignore it too: restore the default before Python starts
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    deadline = time.monotonic() + 120
-    while not committed(out / "backup"):  # an epoch and its committed checkpoint are done
-        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-        time.sleep(0.1)
-    process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
     lines = [line for line in err.strip().splitlines() if line.startswith("kspectral")]
     assert lines == [f"kspectral: interrupted; its last checkpoint is kept: resume it with the same options and "
                      f"--out {out}"], err
     assert (out / "backup").is_dir() and (out / "config.json").exists() and not (out / "metrics.json").exists()
+    assert [json.loads(path.read_text())["step"] for path in committed(out / "backup")][0] == 6
 
 
 def test_an_interrupt_outside_train_exits_130_with_a_line(monkeypatch, capsys):

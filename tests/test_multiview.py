@@ -1,6 +1,7 @@
 """Views as lists: batches of V ≥ 2 views, objectives averaged over the pairs of views, multi-crop end to end (the
 pipeline, device augmentation, the closed form's pair graph, exact resume), and the hook after the optimizer step."""
 
+import csv
 import json
 
 import keras
@@ -101,6 +102,25 @@ def test_the_command_line_refuses_multicrop_before_the_run_directory_exists(crop
               "--out", str(tmp_path / "run")])
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("augment_on", ["data", "device"])
+def test_the_command_line_trains_simclr_on_multicrop(crops_folder, tmp_path, augment_on):
+    """`kspectral train --augment multicrop --method simclr` on an RGB folder: 8 views a batch (2 large, 6 small
+    crops, the preset's default), drawn in tf.data or on the device; the run finishes with a finite loss."""
+    from kspectral_cli.main import main
+
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--dataset", str(crops_folder), "--method", "simclr", "--augment", "multicrop",
+              "--augment-on", augment_on, "--encoder", "conv", "--set", "encoder_widths=8", "--projector", "8-8",
+              "--epochs", "1", "--batch-size", "8", "--set", "baseline=none", "--set", "tensorboard=false",
+              "--out", str(out)])
+    assert exit_info.value.code in (0, None)
+    config = json.loads((out / "config.json").read_text())
+    assert (config["method"], config["augment"], config["augment_on"]) == ("simclr", "multicrop", augment_on)
+    losses = [float(row["loss"]) for row in csv.DictReader((out / "history.csv").open())]
+    assert losses and all(np.isfinite(losses))
 
 
 def _images(n=24, side=12, seed=0):
@@ -252,6 +272,25 @@ def test_the_centre_is_an_ema_of_the_batch_means_of_every_view():
     np.testing.assert_allclose(keras.ops.convert_to_numpy(centre(np.array([[1.0, 1.0]], "float32"))), [[0.5, 0.0]])
     with pytest.raises(ValueError, match="momentum must be below 1"):
         Centre(2, momentum=1.0)
+
+
+def test_a_queue_and_a_centre_with_a_source_update_from_the_steps_outputs():
+    """`source=` names an output of the forward pass: the model's after_optimizer_step hook pushes it into the queue
+    (a per-view list view after view) and moves the centre towards its mean; a wrong name is refused."""
+    from kspectral.methods.components import Centre, EmbeddingQueue
+
+    queue = EmbeddingQueue(4, 2, normalize=False, source="k")
+    queue.update_after_step(None, 0, {"k": [np.array([[1.0, 2.0]], "float32"), np.array([[3.0, 4.0]], "float32")]})
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(queue.rows)[:2], [[1.0, 2.0], [3.0, 4.0]])
+    assert int(queue.position) == 2 and int(queue.filled) == 2
+    centre = Centre(2, momentum=0.5, source="t")
+    centre.update_after_step(None, 0, {"t": np.array([[2.0, 4.0], [4.0, 8.0]], "float32")})
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(centre.value), [1.5, 3.0])
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(queue))
+    assert restored.source == "k"
+    with pytest.raises(ValueError, match="'k' is not an output of the forward pass .*z_a"):
+        queue.update_after_step(None, 0, {"z_a": np.zeros((1, 2), "float32")})
+    Centre(2).update_after_step(None, 0, {})  # without a source: the method updates it itself
 
 
 def test_the_predictor_is_a_projector_named_by_its_role():

@@ -66,5 +66,8 @@ def test_readme_python_block_runs_alone(index, tmp_path):
         quoted = _numbers(re.search(r"It printed `frozen encoder ([^`]*)`", TEXT).group(1))
         assert frozen == pytest.approx(quoted[0], abs=0.02) and tuned == pytest.approx(quoted[1], abs=0.03), last
         assert (tmp_path / "encoder.keras").is_file()
+    elif "class MyMoCo(SSLModel)" in block:  # a user's method: the teacher outside the optimizer, the queue's shape
+        name, rest = last.split(" ", 1)
+        assert name.startswith("momentum_teacher") and rest == "(4096, 128) 6", last
     elif "linear_vicreg(" in block:
         assert last == "(1437, 16) (360, 16) LinearVICReg"
