@@ -96,11 +96,14 @@ def test_more_than_two_views_on_two_replicas_equal_one_device(replica_runs, run)
     """4 views of flat features (SimCLR: the multi-positive loss over the global batch), and multi-crop views of two
     sizes drawn on the device: 2 replicas of batch 8 take one device's steps on batch 16.
 
-    Measured: flat features max |Δw| 5e-7 (VICReg) and 2e-7 (SimCLR); multi-crop per-epoch losses equal to 1e-7,
-    max |Δw| 1.1e-5 (VICReg, whose weights moved 1.08: 1e-5 of it) and 3.7e-6 (SimCLR, moved 0.16)."""
+    Measured: flat features max |Δw| 5e-7 (VICReg) and 2e-7 (SimCLR); multi-crop max |Δw| 1.1e-5 (VICReg, whose
+    weights moved 1.08: 1e-5 of it) and 3.7e-6 (SimCLR, moved 0.16), per-epoch losses equal to 1e-7 with the views
+    drawn from the augmenters' running states and to 5.5e-6 (SimCLR's second epoch) with the views of step t drawn
+    from (seed, t): the same views, whose rounding differences (gradients summed in another order) grow differently
+    along the run. Multi-crop losses are compared at rtol 1e-5, as the device augmentation's two-view runs."""
     result = replica_runs[1]["multiview"]
     first, second = result["losses"][run]
-    np.testing.assert_allclose(first, second, rtol=1e-6)
+    np.testing.assert_allclose(first, second, rtol=1e-5 if run.endswith("multicrop") else 1e-6)
     if run.endswith("multicrop"):
         assert result["multiview"][run] < 1e-4 * result["multiview"][f"{run} moved"], result
     else:
@@ -276,7 +279,7 @@ def _one_step_loss(policy):
         rng = np.random.default_rng(0)
         x = rng.normal(size=(16, 6)).astype("float32")
         y = rng.integers(0, 2, size=16).astype("int32")
-        outputs, terms, _ = model._terms((x, x + 0.1), training=False)
+        outputs, terms, _, _ = model._terms((x, x + 0.1), training=False)
         history = model.fit(tf.data.Dataset.from_tensor_slices((x, x + 0.1, y)).batch(16), epochs=1, verbose=0)
         return model, outputs, terms, history.history["loss"][0]
     finally:
