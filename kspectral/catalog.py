@@ -48,6 +48,20 @@ METHODS: dict[str, MethodEntry] = {
         "CISSL", "contrastive ISSL with a linear student and an MLP teacher (Dubois et al. 2022, arXiv:2209.06235)"),
     "dissl": MethodEntry(
         "DISSL", "distillation ISSL over C equivalence classes (Dubois et al. 2022, arXiv:2209.06235)"),
+    "byol": MethodEntry(
+        "BYOL", "online predictor against a momentum teacher, 2 − 2 cos (Grill et al. 2020, arXiv:2006.07733)"),
+    "simsiam": MethodEntry(
+        "SimSiam", "predictor against the stop-gradient other view, −cos (Chen & He 2021, arXiv:2011.10566)"),
+    "dino": MethodEntry(
+        "DINO", "self-distillation onto a centred, sharpened momentum teacher (Caron et al. 2021, arXiv:2104.14294)"),
+    "swav": MethodEntry(
+        "SwAV", "swapped prediction of Sinkhorn-Knopp prototype codes (Caron et al. 2020, arXiv:2006.09882)"),
+    "mocov3": MethodEntry(
+        "MoCoV3", "InfoNCE of predictor queries against momentum keys (Chen, Xie & He 2021, arXiv:2104.02057)"),
+    "mocov2": MethodEntry(
+        "MoCoV2", "symmetric InfoNCE with momentum keys and a key queue (Chen et al. 2020, arXiv:2003.04297)"),
+    "nnclr": MethodEntry(
+        "NNCLR", "nearest neighbour from a support-set queue as the positive (Dwibedi et al. 2021, arXiv:2104.14548)"),
 }
 
 #: Alias → (canonical name, the options the alias sets). ``--method simclr_abs`` is ``SimCLR(negatives="abs")``.

@@ -47,7 +47,8 @@ BASELINES = ("auto", "linear", "none")
 #: compute in bfloat16 (compute capability ≥ 8.0) and on TPUs, fp32 elsewhere (CPUs)
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 #: the options of the projector (:class:`kspectral.methods.Projector`) a run may set
-PROJECTOR_OPTIONS = {"batchnorm": bool, "last_bias": bool, "last_batchnorm": bool, "layer_defaults": str}
+PROJECTOR_OPTIONS = {"batchnorm": bool, "last_bias": bool, "last_batchnorm": bool, "layer_defaults": str,
+                     "activation": str}
 #: the options of the learning-rate schedule (:class:`kspectral.optimizers.WarmupCosine`) a run may set
 SCHEDULE_OPTIONS = {"warmup_start": float, "warmup_law": str, "final_learning_rate": float}
 #: XLA compilation of the train step: "auto" (on for GPUs and TPUs, off on CPUs), "on", "off"
@@ -101,7 +102,8 @@ class RunConfig:
         projector_options: options of the projector (:class:`kspectral.methods.Projector`): ``batchnorm``
             (``false``: hidden layers ``Linear-ReLU`` with biases and no BatchNorm, solo-learn's SimCLR head),
             ``last_bias``, ``last_batchnorm``, ``layer_defaults`` (``"pytorch"``: PyTorch's initialisation and
-            BatchNorm ε/momentum, as the PyTorch sources of the recipes).
+            BatchNorm ε/momentum, as the PyTorch sources of the recipes; ``"dino"``: the DINO head's), ``activation``
+            (``"relu"`` or ``"gelu"``, the DINO head's).
         pairs: where positive pairs come from: ``"augment"`` (two augmentations of each image),
             ``"knn"`` (edges of a kNN graph on pixels) or ``"labels"`` (same-label pairs).
         knn_k: neighbours of the kNN graph (``pairs="knn"``).

@@ -26,6 +26,8 @@ def small_model(name):
         heads.update(n_classes=32, teacher="64-32", student_bottleneck=16)
     if cls is methods.CISSL:
         heads.update(student_dim=16, teacher="64-16")
+    if cls is methods.MoCoV2:  # a queue of one batch: only real keys in it from the second step on (see below)
+        heads.update(queue_size=128)
     return methods.create(name, mlp_encoder((8, 8, 1), "64"), **heads)
 
 
@@ -88,7 +90,14 @@ def test_method_trains_saves_and_loads(name, digits_data, tmp_path):
     history = model.fit(pairs, epochs=4, verbose=0, shuffle=False).history
     losses = history["loss"]
     assert np.all(np.isfinite(losses))
-    assert losses[-1] < losses[0], f"{name}: {losses}"
+    # MoCo v2's loss rises while the keys replace its queue's random initial rows (easy negatives): compare the
+    # epochs after its queue filled (tests/test_moco.py builds and saves the default 32768-row queue)
+    first = 1 if methods.get(name) is methods.MoCoV2 else 0
+    # DINO's loss is H(P_t) + KL(P_t‖P_s): the centre flattens the teacher's peaked first rows, so H(P_t) rises in the
+    # first steps while the student's KL to the teacher falls (tests/test_dino.py): compare the KL
+    if methods.get(name) is methods.DINO:
+        losses = history["kl_divergence"]
+    assert losses[-1] < losses[first], f"{name}: {losses}"
     for term in (*model.loss_terms, "rankme", "embedding_std", "sample_contrastive", "dimension_contrastive"):
         assert term in history and np.all(np.isfinite(history[term])), term
     path = tmp_path / f"{name}.keras"
@@ -152,13 +161,14 @@ def test_dissl_gradients_reach_teacher_from_all_terms_and_student_from_distillat
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [*CANONICAL, "simclr_abs"])  # an alias is its class plus options (tested above)
 def test_cli_trains_every_method(name, tmp_path):
+    """`kspectral train --method NAME` on digits: one epoch of 4 steps, the closed-form baseline and the probes."""
     from kspectral_cli.main import main
 
     out = tmp_path / name
     with pytest.raises(SystemExit) as exit_info:
-        main(["train", "--method", name, "--epochs", "1", "--out", str(out)])
+        main(["train", "--method", name, "--epochs", "1", "--steps-per-epoch", "4", "--out", str(out)])
     assert exit_info.value.code == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["probes"]) == {"raw pixels", f"{name} encoder", f"spectral baseline ({name})"}

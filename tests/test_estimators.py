@@ -178,7 +178,7 @@ from kspectral.spectral import estimators as estimators_module  # noqa: E402
 from kspectral.spectral import nonparametric as nonparametric_module  # noqa: E402
 
 CANONICAL = ("vicreg", "vicreg_exp", "vicreg_ctr", "barlow_twins", "tcr", "spectral_contrastive", "simclr", "dcl",
-             "cissl", "dissl")
+             "cissl", "dissl", "byol", "simsiam", "mocov2", "mocov3", "nnclr", "dino", "swav")
 GLOBAL_FAMILY = ("simclr", "dcl", "vicreg_ctr", "cissl")
 
 
@@ -233,6 +233,13 @@ def test_statuses_per_method_and_regime(rng):
         "dcl": ("analogy", "analogy"),
         "cissl": ("analogy", "analogy"),
         "dissl": ("analogy", "analogy"),
+        "byol": ("analogy", "analogy"),
+        "simsiam": ("analogy", "analogy"),
+        "mocov2": ("analogy", "analogy"),
+        "mocov3": ("analogy", "analogy"),
+        "nnclr": ("analogy", "analogy"),
+        "dino": ("analogy", "analogy"),
+        "swav": ("analogy", "analogy"),
     }
     # Linear Barlow Twins is CCA, a derived optimum, only on the two-view pair graph.
     X = rng.normal(size=(60, 4))
@@ -255,8 +262,8 @@ def test_spectral_baseline_equals_the_estimator_fitted_directly(small_problem):
 
 def test_baseline_errors(small_problem):
     X, G = small_problem
-    with pytest.raises(ValueError, match="unknown method 'byol'.*simclr.*vicreg"):
-        baselines.spectral_baseline("byol", G, 2)
+    with pytest.raises(ValueError, match="unknown method 'w_mse'.*simclr.*vicreg"):
+        baselines.spectral_baseline("w_mse", G, 2)
     with pytest.raises(ValueError, match="unknown method"):
         baselines.counterpart("simclr_abs")
     with pytest.raises(ValueError, match="unknown regime"):

@@ -249,24 +249,19 @@ def lfw_run(lfw_folder, tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_a_narrower_mlp_probe_costs_a_tenth_for_the_same_top1():
-    """1 200 patches of scikit-learn's two photos (8×8 RGB), which photo each is from: 2×512 units against
-    Dubois et al.'s 2×2048, 100 epochs each (the figures of mlp_probe's docstring)."""
-    import time
-
-    from kspectral.probes import mlp_probe
+def test_a_narrower_mlp_probe_reaches_the_wide_probes_top1():
+    """1 200 patches of scikit-learn's two photos (8×8 RGB), which photo each is from: the 2×512 probe reaches the
+    top-1 that Dubois et al.'s 2×2048 reaches there (0.95-0.97, ``benchmarks/mlp_probe_width.py``, which also times
+    both: BENCHMARKS.md), above a linear probe's."""
+    from kspectral.probes import linear_probe, mlp_probe
 
     x, y = sample_patches(size=8, per_image=600)
     order = np.random.default_rng(0).permutation(len(x))
     x, y = x.reshape(len(x), -1)[order], y[order]
     args = (x[:1000], y[:1000], x[1000:], y[1000:])
-    seconds, top1 = {}, {}
-    for hidden in (512, 2048):
-        started = time.perf_counter()
-        top1[hidden] = mlp_probe(*args, hidden=hidden)
-        seconds[hidden] = time.perf_counter() - started
-    assert top1[2048] > 0.9 and abs(top1[512] - top1[2048]) <= 0.03
-    assert seconds[512] < seconds[2048] / 3
+    top1 = mlp_probe(*args, hidden=512)
+    assert top1 >= 0.93
+    assert top1 > linear_probe(*args) + 0.02
 
 
 def test_probe_shows_each_stage_on_screen(lfw_run, capsys):

@@ -14,21 +14,76 @@ RECIPES = [p.stem for p in list_recipes()]
 DATASETS = ("cifar10", "cifar100", "stl10", "imagenette", "mnist", "fashion_mnist", "digits")
 CORE_METHODS = ("vicreg", "simclr", "barlow_twins")
 
-#: solo-learn README, ResNet-18 (CIFAR stem), 1000 epochs, batch 256, online linear top-1 (anchors.md §1.1-1.2)
+#: solo-learn README, ResNet-18 (CIFAR stem), 1000 epochs, batch 256, online linear top-1 (spec/protocols.md §3)
 SOLO_LEARN_TOP1 = {
-    "cifar10": {"vicreg": "92.07", "simclr": "90.74", "barlow_twins": "92.10"},
-    "cifar100": {"vicreg": "68.54", "simclr": "65.78", "barlow_twins": "70.90"},
+    "cifar10": {"vicreg": "92.07", "simclr": "90.74", "barlow_twins": "92.10", "byol": "92.58", "simsiam": "90.51",
+                "mocov3": "93.10", "mocov2": "92.94", "nnclr": "91.88", "dino": "89.52", "swav": "89.17"},
+    "cifar100": {"vicreg": "68.54", "simclr": "65.78", "barlow_twins": "70.90", "byol": "70.46", "simsiam": "66.04",
+                 "mocov3": "68.83", "mocov2": "69.89", "nnclr": "69.62", "dino": "66.76", "swav": "64.88"},
 }
-#: solo-learn 9187ea3 scripts/pretrain/cifar/<method>.yaml (docs/protocols.md §2): LARS base learning rate (per 256
-#: images), projector, its options, loss settings and view set. VICReg's variance weight is 50: solo-learn sums the
-#: two views' hinges at weight 25 (solo/losses/vicreg.py), kspectral averages them.
+#: solo-learn's LARS (docs/protocols.md §2)
+SOLO_LARS = {"trust_coefficient": 0.02, "rule": "solo_learn", "clip_lr": True}
+#: solo-learn 9187ea3 scripts/pretrain/cifar/<method>.yaml (docs/protocols.md): optimizer, its options, base learning
+#: rate (per 256 images), weight decay, classifier_lr, projector, its options, loss settings (a subset of
+#: method_options) and view set. VICReg's variance weight is 50: solo-learn sums the two views' hinges at weight 25
+#: (solo/losses/vicreg.py), kspectral averages them. Each method's row is added beside its recipes.
 SOLO_LEARN_CIFAR = {
-    "vicreg": (0.3, "2048-2048-2048", {"last_bias": True, "layer_defaults": "pytorch"},
-               {"invariance_weight": 25.0, "variance_weight": 50.0, "covariance_weight": 1.0}, "solo_vicreg"),
-    "simclr": (0.4, "2048-256", {"batchnorm": False, "last_bias": True, "layer_defaults": "pytorch"},
-               {"temperature": 0.2, "joint_views": False}, "solo_symmetric"),
-    "barlow_twins": (0.3, "2048-2048-2048", {"last_bias": True, "layer_defaults": "pytorch"},
-                     {"redundancy_weight": 0.0051, "scale_loss": 0.1}, "solo_asymmetric"),
+    "vicreg": dict(optimizer="lars", optimizer_options=SOLO_LARS, learning_rate=0.3, weight_decay=1e-4,
+                   classifier_lr=0.1, projector="2048-2048-2048",
+                   projector_options={"last_bias": True, "layer_defaults": "pytorch"},
+                   options={"invariance_weight": 25.0, "variance_weight": 50.0, "covariance_weight": 1.0},
+                   augment="solo_vicreg"),
+    "simclr": dict(optimizer="lars", optimizer_options=SOLO_LARS, learning_rate=0.4, weight_decay=1e-4,
+                   classifier_lr=0.1, projector="2048-256",
+                   projector_options={"batchnorm": False, "last_bias": True, "layer_defaults": "pytorch"},
+                   options={"temperature": 0.2, "joint_views": False}, augment="solo_symmetric"),
+    "barlow_twins": dict(optimizer="lars", optimizer_options=SOLO_LARS, learning_rate=0.3, weight_decay=1e-4,
+                         classifier_lr=0.1, projector="2048-2048-2048",
+                         projector_options={"last_bias": True, "layer_defaults": "pytorch"},
+                         options={"redundancy_weight": 0.0051, "scale_loss": 0.1}, augment="solo_asymmetric"),
+    "swav": dict(optimizer="lars", optimizer_options=SOLO_LARS, learning_rate=0.6, weight_decay=1e-6,
+                 classifier_lr=0.1, projector="2048-128",
+                 projector_options={"last_bias": True, "layer_defaults": "pytorch"},
+                 options={"num_prototypes": 3000, "temperature": 0.1, "sinkhorn_iterations": 3, "epsilon": 0.05,
+                          "queue_size": 3840, "queue_start_epoch": 50, "freeze_prototypes_epochs": 2,
+                          "joint_views": False},
+                 augment="solo_symmetric"),
+    "byol": dict(optimizer="lars", optimizer_options=SOLO_LARS, learning_rate=1.0, weight_decay=1e-5,
+                 classifier_lr=0.1, projector="4096-256",
+                 projector_options={"last_bias": True, "layer_defaults": "pytorch"},
+                 options={"predictor": "mlp", "predictor_hidden": 4096, "base_tau": 0.99, "final_tau": 1.0},
+                 augment="solo_asymmetric"),
+    "simsiam": dict(optimizer="sgd", optimizer_options={"exclude_bias_and_norm": False}, learning_rate=0.5,
+                    weight_decay=1e-5, classifier_lr=0.1, projector="2048-2048-2048",
+                    projector_options={"last_batchnorm": True, "last_bias": False, "layer_defaults": "pytorch"},
+                    options={"predictor": "mlp", "predictor_hidden": 512}, augment="solo_symmetric_weak"),
+    "nnclr": dict(optimizer="lars", optimizer_options=SOLO_LARS, learning_rate=0.4, weight_decay=1e-5,
+                  classifier_lr=0.1, projector="2048-2048-256",
+                  projector_options={"last_bias": True, "layer_defaults": "pytorch"},
+                  options={"temperature": 0.2, "queue_size": 65536, "predictor_hidden": 4096,
+                           "output_batchnorm": True},
+                  augment="solo_asymmetric"),
+    "mocov3": dict(optimizer="lars", optimizer_options=SOLO_LARS, learning_rate=0.3, weight_decay=1e-6,
+                   classifier_lr=0.3, projector="4096-256",
+                   projector_options={"last_batchnorm": True, "last_bias": False, "layer_defaults": "pytorch"},
+                   options={"predictor_hidden": 4096, "temperature": 0.2, "base_tau": 0.99, "final_tau": 1.0},
+                   augment="solo_asymmetric"),
+    "mocov2": dict(optimizer="sgd", optimizer_options={"exclude_bias_and_norm": False}, learning_rate=0.3,
+                   weight_decay=1e-4, classifier_lr=0.3, projector="2048-256",
+                   projector_options={"batchnorm": False, "last_bias": True, "layer_defaults": "pytorch"},
+                   options={"queue_size": 32768, "temperature": 0.2, "base_tau": 0.99, "final_tau": 0.999},
+                   augment="solo_symmetric_weak"),
+    # DINOHead: Linear-GELU ×2 then Linear(256), biases, no BN, trunc_normal_(std=0.02); 4096 prototypes; teacher
+    # τ 0.07 (solo-learn's default; no warm-up in the CIFAR config), base_tau 0.9995; one forward per view
+    "dino": dict(optimizer="lars", optimizer_options=SOLO_LARS, learning_rate=0.3, weight_decay=1e-6,
+                 classifier_lr=0.1, projector="2048-2048-256",
+                 projector_options={"layer_defaults": "dino", "activation": "gelu", "batchnorm": False,
+                                    "last_bias": True},
+                 options={"num_prototypes": 4096, "norm_last_layer": True, "student_temperature": 0.1,
+                          "teacher_temperature": 0.07, "warmup_teacher_temperature_epochs": 0,
+                          "center_momentum": 0.9, "base_tau": 0.9995, "final_tau": 1.0,
+                          "freeze_last_layer_epochs": 1, "joint_views": False},
+                 augment="solo_asymmetric"),
 }
 #: Lightly benchmarks.rst, Imagenette, ResNet-18, 800 epochs, batch 256, kNN top-1 (anchors.md §1.4)
 LIGHTLY_IMAGENETTE_KNN = {"simclr": "0.889", "barlow_twins": "0.852", "vicreg": "0.845"}
@@ -61,7 +116,7 @@ def test_recipe_comment_names_its_target(name):
     summary = recipe_summary(name)
     assert len(summary.splitlines()) >= 3, "a recipe opens with a comment: what it trains and what it aims at"
     method, dataset = fields["method"], fields["dataset"]
-    if dataset in SOLO_LEARN_TOP1 and method in CORE_METHODS:
+    if method in SOLO_LEARN_TOP1.get(dataset, {}):
         assert f"Aims at {SOLO_LEARN_TOP1[dataset][method]} % online linear top-1 (solo-learn" in summary
     elif dataset == "imagenette":
         assert f"Aims at {LIGHTLY_IMAGENETTE_KNN[method]} kNN top-1 (Lightly" in summary
@@ -70,20 +125,30 @@ def test_recipe_comment_names_its_target(name):
 
 
 @pytest.mark.parametrize("name", [n for n in RECIPES if parse_recipe_name(n)["dataset"] in SOLO_LEARN_TOP1
-                                  and parse_recipe_name(n)["method"] in CORE_METHODS])
+                                  and parse_recipe_name(n)["method"] in SOLO_LEARN_CIFAR])
 def test_cifar_recipes_follow_solo_learn(name):
     config = runs.resolve_config(name)
-    learning_rate, projector, projector_options, options, views = SOLO_LEARN_CIFAR[config.method]
+    row = SOLO_LEARN_CIFAR[config.method]
     assert (config.encoder, config.stem, config.batch_size, config.epochs) == ("resnet18", "cifar_pad2", 256, 1000)
-    assert (config.optimizer, config.lr_scaling, config.warmup_epochs, config.momentum) == ("lars", "linear", 10, 0.9)
-    assert config.optimizer_options == {"trust_coefficient": 0.02, "rule": "solo_learn", "clip_lr": True}
+    assert (config.optimizer, config.lr_scaling, config.warmup_epochs, config.momentum) == (row["optimizer"], "linear",
+                                                                                             10, 0.9)
+    assert config.optimizer_options == row["optimizer_options"]
     assert config.schedule_options == {"warmup_start": 3e-5, "warmup_law": "pl_bolts"}
-    assert math.isclose(config.learning_rate, learning_rate) and math.isclose(config.weight_decay, 1e-4)
-    assert (config.projector, config.projector_options) == (projector, projector_options)
-    assert {k: config.method_options[k] for k in options} == options
-    assert (config.augment, config.normalize, config.augment_options) == (views, config.dataset, {})
-    assert (config.classifier_lr, config.online_probe, config.precision) == (0.1, True, "auto")
+    assert math.isclose(config.learning_rate, row["learning_rate"])
+    assert math.isclose(config.weight_decay, row["weight_decay"])
+    assert (config.projector, config.projector_options) == (row["projector"], row["projector_options"])
+    assert {k: config.method_options[k] for k in row["options"]} == row["options"]
+    assert (config.augment, config.normalize, config.augment_options) == (row["augment"], config.dataset, {})
+    assert (config.classifier_lr, config.online_probe, config.precision) == (row["classifier_lr"], True, "auto")
     assert "9187ea3" in recipe_summary(name) and "docs/protocols.md" in recipe_summary(name)
+
+
+def test_every_solo_learn_method_has_both_cifar_recipes():
+    shipped = {(f["method"], f["dataset"]) for f in map(parse_recipe_name, RECIPES)}
+    for dataset, table in SOLO_LEARN_TOP1.items():
+        for method in table:
+            assert (method, dataset) in shipped, f"no {method} recipe for {dataset}"
+            assert method in SOLO_LEARN_CIFAR, f"{method}'s solo-learn settings are not in SOLO_LEARN_CIFAR"
 
 
 def test_imagenette_recipes_follow_lightly():

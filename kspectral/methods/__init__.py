@@ -12,11 +12,16 @@ from kspectral._validation import parse_widths
 from kspectral.methods.barlow_twins import BarlowTwins
 from kspectral.methods.base import SSLModel
 from kspectral.methods.cissl import CISSL
+from kspectral.methods.dino import DINO
 from kspectral.methods.dissl import DISSL
+from kspectral.methods.nnclr import NNCLR
+from kspectral.methods.predictive import BYOL, SimSiam
+from kspectral.methods.moco import MoCoV2, MoCoV3
 from kspectral.methods.projector import Projector, make_projector
 from kspectral.methods.registry import canonical_names, create, get, names, register, resolve
 from kspectral.methods.simclr import DCL, SimCLR
 from kspectral.methods.spectral_contrastive import SpectralContrastive
+from kspectral.methods.swav import SwAV
 from kspectral.methods.tcr import TCR
 from kspectral.methods.two_heads import TwoHeadModel
 from kspectral.methods.vicreg import VICReg, VICRegCtr, VICRegExp
@@ -27,15 +32,22 @@ import kspectral.data.augmentations  # noqa: E402, F401
 import kspectral.optimizers  # noqa: E402, F401
 
 __all__ = [
+    "BYOL",
+    "SimSiam",
     "CISSL",
     "DCL",
+    "DINO",
     "DISSL",
+    "NNCLR",
+    "MoCoV2",
+    "MoCoV3",
     "TCR",
     "BarlowTwins",
     "Projector",
     "SSLModel",
     "SimCLR",
     "SpectralContrastive",
+    "SwAV",
     "TwoHeadModel",
     "VICReg",
     "VICRegCtr",

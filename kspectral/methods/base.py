@@ -27,7 +27,7 @@ from keras import ops
 
 from kspectral._validation import check_positive_int
 from kspectral.errors import InputError
-from kspectral.methods import batches, checks
+from kspectral.methods import batches, checks, freezing
 from kspectral.methods.batchnorm import (  # noqa: F401  (re-exported: kspectral.methods.base.batchnorm_layers)
     SYNC_BATCHNORM,
     batchnorm_layers,
@@ -149,6 +149,10 @@ class SSLModel(SpectralCounterparts, ForwardPass, KerasEntryPoints, keras.Model)
     joint_views: bool = False
     #: whether the method takes a ``projector`` (methods with their own heads, e.g. CISSL, do not)
     uses_projector: bool = True
+    #: the :class:`~kspectral.methods.Projector` options of the method's own head, which a spec string gets
+    #: (e.g. MoCo v3's ``last_batchnorm``); ``kspectral train`` builds its projector with them, under the run's
+    #: ``projector_options``
+    projector_defaults: dict = {}
     #: the most views a batch may hold (``None``: any number ``V ≥ 2``, e.g. multi-crop); a method whose
     #: :meth:`forward` is written for two views sets 2
     max_views: int | None = None
@@ -303,9 +307,14 @@ class SSLModel(SpectralCounterparts, ForwardPass, KerasEntryPoints, keras.Model)
         self.online_probe.update(hs, y, train=train)
 
     def _with_regularizers(self, loss):
-        if not self.losses:
+        """``loss`` plus the regularization losses of the networks the optimizer trains (not those of a teacher's
+        copies or of the online probe, which the model's gradients do not reach)."""
+        layers = [layer for layer in self._flatten_layers(include_self=False, recursive=False)
+                  if getattr(layer, "trained_by_optimizer", True)]
+        losses = [*self._losses, *(value for layer in layers for value in layer.losses)]
+        if not losses:
             return loss
-        return loss + ops.cast(ops.sum(ops.stack(self.losses)), loss.dtype)
+        return loss + ops.cast(ops.sum(ops.stack([ops.cast(v, "float32") for v in losses])), loss.dtype)
 
     def train_step(self, data):
         views, y = self._unpack(data, step=self.optimizer.iterations)
@@ -317,8 +326,12 @@ class SSLModel(SpectralCounterparts, ForwardPass, KerasEntryPoints, keras.Model)
             # The same holds for the regularizers (every replica holds the same weights) and for the all-reduced
             # moments of synchronised BatchNorm, so R replicas of batch B take one device's step on batch R·B.
             scaled = self.optimizer.scale_loss(loss / num_replicas())
-        grads = tape.gradient(scaled, self.trainable_variables)
-        self.optimizer.apply(grads, self.trainable_variables)
+        variables = self.trainable_variables
+        masks = freezing.frozen_masks(self.frozen_weights(), self.optimizer.iterations)
+        grads = freezing.zero_frozen_gradients(tape.gradient(scaled, variables), variables, masks)
+        saved = freezing.snapshot(variables, masks)
+        self.optimizer.apply(grads, variables)
+        freezing.restore_frozen(saved, masks)
         self.after_optimizer_step(self.optimizer.iterations - 1, gathered)
         self._probe_step(views, features, y, train=True)
         return step_logs(self._update_metrics(dict(terms, loss=loss), outputs))
@@ -330,6 +343,11 @@ class SSLModel(SpectralCounterparts, ForwardPass, KerasEntryPoints, keras.Model)
         # evaluate() reports the probe's accuracy on the evaluated views (it does not train there).
         self._probe_step(views, features, y, train=False)
         return step_logs(self._update_metrics(terms, outputs))
+
+    def frozen_weights(self):
+        """``[(weights, steps), ...]``: weights the optimizer leaves fixed while its step is below ``steps``
+        (:mod:`kspectral.methods.freezing`; DINO's last layer, SwAV's prototypes). The default: none."""
+        return []
 
     def after_optimizer_step(self, step, outputs):
         """Called in the train step right after the optimizer's update: the place for the updates that follow the

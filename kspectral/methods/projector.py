@@ -11,7 +11,9 @@ from kspectral.errors import InputError
 
 
 #: the layer defaults a :class:`Projector` can follow
-LAYER_DEFAULTS = ("keras", "pytorch")
+LAYER_DEFAULTS = ("keras", "pytorch", "dino")
+#: the activations of a :class:`Projector`'s hidden layers
+ACTIVATIONS = ("relu", "gelu")
 
 
 @keras.saving.register_keras_serializable(package="kspectral")
@@ -33,7 +35,11 @@ class Projector(keras.layers.Layer):
         layer_defaults: ``"keras"`` (Keras' defaults: Glorot-uniform kernels, zero biases, BatchNorm ε = 1e-3 and
             momentum 0.99) or ``"pytorch"`` (PyTorch's ``nn.Linear`` and ``nn.BatchNorm1d`` defaults, as the heads of
             the official VICReg and Barlow Twins code and of solo-learn: kernels and biases ``U(±1/√fan_in)``,
-            BatchNorm ε = 1e-5 and momentum 0.1, Keras' 0.9).
+            BatchNorm ε = 1e-5 and momentum 0.1, Keras' 0.9), or ``"dino"``: the DINO head's (``DINOHead._init_weights``
+            of the official DINO and solo-learn code): kernels ``N(0, 0.02²)`` (``trunc_normal_(std=0.02)``, whose
+            bounds ±2 lie 100 σ out), zero biases, PyTorch's BatchNorm ε and momentum.
+        activation: the hidden layers' activation, ``"relu"`` or ``"gelu"`` (the exact, erf form, as PyTorch's
+            ``nn.GELU``: the DINO head's).
 
     Input shape ``(batch, d)``; output shape ``(batch, widths[-1])``.
 
@@ -44,7 +50,7 @@ class Projector(keras.layers.Layer):
     """
 
     def __init__(self, spec="2048-2048-2048", last_bias=False, last_batchnorm=False, batchnorm=True,
-                 layer_defaults="keras", **kwargs):
+                 layer_defaults="keras", activation="relu", **kwargs):
         super().__init__(**kwargs)
         self.widths = parse_widths(spec)
         self.spec = "-".join(str(w) for w in self.widths)
@@ -54,15 +60,26 @@ class Projector(keras.layers.Layer):
         if layer_defaults not in LAYER_DEFAULTS:
             raise InputError(f"unknown layer_defaults {layer_defaults!r}; choose one of: {', '.join(LAYER_DEFAULTS)}")
         self.layer_defaults = layer_defaults
-        norm = {"epsilon": 1e-5, "momentum": 0.9} if layer_defaults == "pytorch" else {}
+        if activation not in ACTIVATIONS:
+            raise InputError(f"unknown activation {activation!r}; choose one of: {', '.join(ACTIVATIONS)}")
+        self.activation = activation
+        norm = {"epsilon": 1e-5, "momentum": 0.9} if layer_defaults in ("pytorch", "dino") else {}
+        # the DINO head's initialisers are drawn here, one per layer, not at build: their seeds follow the construction
+        # order, as those of Keras' own defaults
+        def init():
+            return {"kernel_initializer": keras.initializers.RandomNormal(stddev=0.02)} if layer_defaults == "dino" else {}
+
         self.blocks = []
         for i, width in enumerate(self.widths[:-1]):
-            self.blocks.append(keras.layers.Dense(width, use_bias=not self.batchnorm, name=f"dense_{i}"))
+            self.blocks.append(keras.layers.Dense(width, use_bias=not self.batchnorm, name=f"dense_{i}", **init()))
             if self.batchnorm:
                 self.blocks.append(keras.layers.BatchNormalization(name=f"bn_{i}", **norm))
-            self.blocks.append(keras.layers.ReLU(name=f"relu_{i}"))
+            if activation == "relu":
+                self.blocks.append(keras.layers.ReLU(name=f"relu_{i}"))
+            else:
+                self.blocks.append(keras.layers.Activation(keras.activations.gelu, name=f"gelu_{i}"))
         last = len(self.widths) - 1
-        self.blocks.append(keras.layers.Dense(self.widths[-1], use_bias=self.last_bias, name=f"dense_{last}"))
+        self.blocks.append(keras.layers.Dense(self.widths[-1], use_bias=self.last_bias, name=f"dense_{last}", **init()))
         if self.last_batchnorm:
             self.blocks.append(keras.layers.BatchNormalization(center=False, scale=False, name=f"bn_{last}", **norm))
 
@@ -100,6 +117,8 @@ class Projector(keras.layers.Layer):
             config["batchnorm"] = False
         if self.layer_defaults != "keras":
             config["layer_defaults"] = self.layer_defaults
+        if self.activation != "relu":
+            config["activation"] = self.activation
         return config
 
 

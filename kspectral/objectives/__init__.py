@@ -19,7 +19,11 @@ from kspectral.objectives.criteria import (
     sample_contrastive,
     sample_norms4,
 )
+from kspectral.objectives.dino import dino, dino_pairs
 from kspectral.objectives.dissl import DISSLLoss, dissl
+from kspectral.objectives.moco import mocov2, mocov3
+from kspectral.objectives.nnclr import nearest_neighbours, nnclr
+from kspectral.objectives.predictive import byol, simsiam
 from kspectral.objectives.simclr import (
     DCLLoss,
     SimCLRLoss,
@@ -29,6 +33,7 @@ from kspectral.objectives.simclr import (
     simclr_official,
     standardize_dimensions,
 )
+from kspectral.objectives.swav import prototype_usage_entropy, sinkhorn, swav
 from kspectral.objectives.spectral_contrastive import SpectralContrastiveLoss, project_to_ball, spectral_contrastive
 from kspectral.objectives.tcr import TCRLoss, coding_rate, tcr
 from kspectral.objectives.tensors import as_float, l2_normalize, off_diagonal_square_sum
@@ -60,12 +65,15 @@ __all__ = [
     "as_float",
     "barlow_twins",
     "batch_standardize",
+    "byol",
     "cissl",
     "coding_rate",
     "covariance_term",
     "cross_correlation",
     "dcl",
     "dimension_contrastive",
+    "dino",
+    "dino_pairs",
     "dimension_norms4",
     "dissl",
     "double_normalize",
@@ -74,6 +82,10 @@ __all__ = [
     "invariance_term",
     "join_views",
     "l2_normalize",
+    "mocov2",
+    "mocov3",
+    "nearest_neighbours",
+    "nnclr",
     "off_diagonal_square_sum",
     "project_to_ball",
     "regularizer_lreg",
@@ -82,8 +94,12 @@ __all__ = [
     "simclr",
     "simclr_multiview",
     "simclr_official",
+    "simsiam",
     "spectral_contrastive",
     "split_views",
+    "prototype_usage_entropy",
+    "sinkhorn",
+    "swav",
     "standardize_dimensions",
     "tcr",
     "variance_term",

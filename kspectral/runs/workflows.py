@@ -191,6 +191,23 @@ def online_probe_classes(config, dataset):
     return int(dataset.num_classes)
 
 
+#: the method arguments a run fills from its length (a method that takes them gets them unless its
+#: ``method_options`` set them): a momentum teacher's cosine schedule, DINO's and SwAV's step-based freezes
+SCHEDULE_ARGUMENTS = ("total_steps", "steps_per_epoch")
+
+
+def run_schedule(config, steps):
+    """``{"total_steps": epochs × steps, "steps_per_epoch": steps}``, restricted to the arguments the run's method
+    class takes (:data:`SCHEDULE_ARGUMENTS`)."""
+    import inspect
+
+    from kspectral import methods
+
+    accepted = inspect.signature(methods.get(config.method).__init__).parameters
+    values = {"total_steps": int(config.epochs) * int(steps), "steps_per_epoch": int(steps)}
+    return {name: value for name, value in values.items() if name in accepted}
+
+
 def build_model(config, dataset, steps=None, jit_compile="auto"):
     """The method's Keras model with the configured encoder and projector, compiled with the configured optimizer.
 
@@ -207,7 +224,9 @@ def build_model(config, dataset, steps=None, jit_compile="auto"):
     heads = {}
     if config.projector is not None:
         try:
-            heads["projector"] = make_projector(config.projector, **config.projector_options)
+            # the method's own head options (e.g. MoCo v3's last BatchNorm), then the run's
+            defaults = methods.get(config.method).projector_defaults
+            heads["projector"] = make_projector(config.projector, **{**defaults, **config.projector_options})
         except (TypeError, ValueError) as exc:
             raise InputError(f"bad projector_options: {exc}") from None
     extras = {}
@@ -221,7 +240,7 @@ def build_model(config, dataset, steps=None, jit_compile="auto"):
     try:
         # every BatchNorm, the encoder's too, normalises over the global batch under a strategy, as the official
         # VICReg and Barlow Twins code does with SyncBatchNorm (docs/distributed.md)
-        options = {"sync_batchnorm": "all", **config.method_options}
+        options = {"sync_batchnorm": "all", **run_schedule(config, steps), **config.method_options}
         model = methods.create(config.method, encoder, **heads, **extras, **options)
     except (TypeError, ValueError) as exc:  # the options come from the user: report them as bad input
         raise InputError(f"bad method_options for {config.method}: {exc}") from None

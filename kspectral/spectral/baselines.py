@@ -128,7 +128,23 @@ def _global_family(simplex_status, simplex_citation=None):
     return (simplex, _ISOMAP), (_LINEAR_CONTRASTIVE_ANALOGY,)
 
 
+def _clustering(citation):
+    """The clustering family (DISSL, DINO, SwAV): spectral clustering of G, by analogy, for the reason ``citation``
+    gives; linear: k-means on linear VICReg's coordinates."""
+    return ((Counterpart("SpectralClustering", "analogy", "k-means on Laplacian eigenmaps into K + 1 clusters",
+                         citation),),
+            (Counterpart("LinearSpectralClustering", "analogy", "k-means on linear VICReg's K coordinates",
+                         "the linear analogue of spectral clustering"),))
+
+
 _NOT_FOR_THIS_LOSS = "SimCLR's clique optimum (Graf et al. 2021); not established for this loss"
+_MOCO = ("InfoNCE against momentum keys (and queue negatives) is the NT-Xent family: SimCLR's clique optimum "
+         "(Graf et al. 2021); not established with a momentum teacher and a queue")
+_DIRECTPRED = ("Tian, Chen & Ganguli 2021, arXiv:2102.06810 (DirectPred): with a linear predictor the predictor "
+               "comes to share the eigenbasis of the online projections' correlation F and the weights align with "
+               "F's leading eigenvectors, so the learnt subspace is the leading eigen-directions of the "
+               "augmentation-averaged correlation; the invariance 2 − 2 cos is the pair graph's Dirichlet energy on "
+               "the sphere; VICReg's closed form, not this loss's optimum")
 
 _ENTRIES = [
     Baseline("vicreg", (_EIGENMAPS,), (_LINEAR_VICREG,)),
@@ -169,14 +185,30 @@ _ENTRIES = [
     Baseline("simclr", *_global_family("derived")),
     Baseline("dcl", *_global_family("analogy", _NOT_FOR_THIS_LOSS)),
     Baseline("cissl", *_global_family("analogy", _NOT_FOR_THIS_LOSS)),
-    Baseline(
-        "dissl",
-        (Counterpart("SpectralClustering", "analogy", "k-means on Laplacian eigenmaps into K + 1 clusters",
-                     "Dubois et al. 2022, arXiv:2209.06235: a balanced partition that few positive pairs cross; "
-                     "spectral clustering is its spectral relaxation"),),
-        (Counterpart("LinearSpectralClustering", "analogy", "k-means on linear VICReg's K coordinates",
-                     "the linear analogue of spectral clustering"),),
-    ),
+    # NNCLR (Dwibedi et al. 2021, arXiv:2104.14548): SimCLR's cross-entropy with each view's nearest neighbour in the
+    # support set as the positive, so its positives are a kNN graph of the embeddings (NNCLR.pair_graph builds it)
+    Baseline("nnclr", *_global_family(
+        "analogy", "Dwibedi et al. 2021, arXiv:2104.14548: the positives are nearest neighbours in embedding space, "
+                   "i.e. the pair graph is a kNN graph of the embeddings; SimCLR's clique optimum on that graph "
+                   "by analogy")),
+    # InfoNCE of online queries against momentum keys (and, for MoCo v2, queue negatives) is the NT-Xent family
+    Baseline("mocov3", *_global_family("analogy", _MOCO)),
+    Baseline("mocov2", *_global_family("analogy", _MOCO)),
+    # BYOL and SimSiam: no negatives; the predictor (with the stop-gradient) is what keeps them from collapsing
+    *(Baseline(name, (_as_analogy(_EIGENMAPS, _DIRECTPRED),), (_as_analogy(_LINEAR_VICREG, _DIRECTPRED),))
+      for name in ("byol", "simsiam")),
+    Baseline("dissl", *_clustering(
+        "Dubois et al. 2022, arXiv:2209.06235: a balanced partition that few positive pairs cross; spectral clustering "
+        "is its spectral relaxation")),
+    Baseline("dino", *_clustering(
+        "Caron et al. 2021, arXiv:2104.14294: the teacher's centring (against one prototype taking every sample) and "
+        "sharpening (against uniform rows) make its softmax a balanced, near-hard assignment of the samples to the "
+        "prototypes, which the views of a sample must share, as DISSL's; spectral clustering is the balanced cut's "
+        "spectral relaxation")),
+    Baseline("swav", *_clustering(
+        "Caron et al. 2020, arXiv:2006.09882: Sinkhorn is the balanced (doubly-stochastic) normalisation of the "
+        "sample–prototype affinity, so the codes are an equipartition that the positive pairs share; spectral "
+        "clustering of the pair graph is the balanced cut's spectral relaxation")),
 ]
 
 #: Canonical method name → :class:`Baseline`.

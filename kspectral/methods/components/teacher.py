@@ -182,3 +182,20 @@ class MomentumTeacher(keras.layers.Layer):
         config.update(networks=[keras.saving.serialize_keras_object(t) for t in self.targets], base_tau=self.base_tau,
                       final_tau=self.final_tau, total_steps=self.total_steps, online=False, source=self.source)
         return config
+
+
+class TeacherSettings:
+    """A mixin for a method that holds a :class:`MomentumTeacher` as ``self.teacher``: its momentum settings as the
+    method's constructor takes them (``base_tau``, ``final_tau``, ``total_steps``; read by ``get_config``)."""
+
+    @property
+    def base_tau(self):
+        return self.teacher.base_tau
+
+    @property
+    def final_tau(self):
+        return self.teacher.final_tau
+
+    @property
+    def total_steps(self):
+        return self.teacher.total_steps
