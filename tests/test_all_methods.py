@@ -163,12 +163,14 @@ def test_dissl_gradients_reach_teacher_from_all_terms_and_student_from_distillat
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [*CANONICAL, "simclr_abs"])  # an alias is its class plus options (tested above)
 def test_cli_trains_every_method(name, tmp_path):
-    """`kspectral train --method NAME` on digits: one epoch of 4 steps, the closed-form baseline and the probes."""
+    """`kspectral train --method NAME` on digits: one epoch of 4 steps, the closed-form baseline and the probes (a
+    128-wide projector: the default 1024-wide one gives NNCLR's 65 536-row support set 1024 columns)."""
     from kspectral_cli.main import main
 
     out = tmp_path / name
+    projector = ["--projector", "128-128"] if methods.get(name).uses_projector else []
     with pytest.raises(SystemExit) as exit_info:
-        main(["train", "--method", name, "--epochs", "1", "--steps-per-epoch", "4", "--out", str(out)])
+        main(["train", "--method", name, "--epochs", "1", "--steps-per-epoch", "4", *projector, "--out", str(out)])
     assert exit_info.value.code == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["probes"]) == {"raw pixels", f"{name} encoder", f"spectral baseline ({name})"}
