@@ -37,7 +37,9 @@ METHODS = ("simclr", "vicreg", "byol", "simsiam", "mocov2", "mocov3", "nnclr", "
 BASELINE = "simclr"
 
 
-def build(name, encoder_kind, projector, seed=0):
+def build(name, encoder_kind, projector, predictor_hidden=None, seed=0):
+    import inspect
+
     import keras
 
     from kspectral import methods
@@ -46,7 +48,10 @@ def build(name, encoder_kind, projector, seed=0):
     keras.utils.set_random_seed(seed)
     widths = "32-64-128" if encoder_kind == "conv" else None
     encoder = build_encoder(encoder_kind, (32, 32, 3), widths) if widths else build_encoder(encoder_kind, (32, 32, 3))
-    model = methods.create(name, encoder, projector=projector, diagnostics=False)
+    options = {}
+    if predictor_hidden is not None and "predictor_hidden" in inspect.signature(methods.get(name).__init__).parameters:
+        options["predictor_hidden"] = predictor_hidden
+    model = methods.create(name, encoder, projector=projector, diagnostics=False, **options)
     model.compile(optimizer=keras.optimizers.SGD(0.01))
     return model
 
@@ -56,6 +61,9 @@ def main(argv=None):
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--encoder", default="conv", choices=("conv", "resnet18"))
     parser.add_argument("--projector", default="512-128")
+    parser.add_argument("--predictor-hidden", type=int, default=None,
+                        help="the predictor's hidden width of the methods that have one (default: each method's own, "
+                             "4096 for BYOL, MoCo v3 and NNCLR); e.g. the projector's width, to compare the rest")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=20)
@@ -75,7 +83,7 @@ def main(argv=None):
     ds = tf.data.Dataset.from_tensors((a, b)).repeat()
     models = {}
     for name in names:
-        models[name] = build(name, args.encoder, args.projector)
+        models[name] = build(name, args.encoder, args.projector, args.predictor_hidden)
         models[name].fit(ds, steps_per_epoch=2, epochs=1, verbose=0)  # trace and warm up
     wall = {n: [] for n in names}
     cpu = {n: [] for n in names}
@@ -96,7 +104,8 @@ def main(argv=None):
         print(f"{name:10s} {rows[-1]['ms_per_step']:8.1f} ms/step  ×{ratio_wall:.3f} of simclr "
               f"(cpu ×{ratio_cpu:.3f})", flush=True)
     result = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-              "encoder": args.encoder, "projector": args.projector, "batch": args.batch, "rounds": args.rounds,
+              "encoder": args.encoder, "projector": args.projector, "predictor_hidden": args.predictor_hidden,
+              "batch": args.batch, "rounds": args.rounds,
               "steps": args.steps, "load_average": os.getloadavg(), "rows": rows}
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
